@@ -1,0 +1,23 @@
+# Sourced by every bin/ command: finds the checkout and makes sure .venv is current.
+# Installs only when .venv is missing or pyproject.toml changed since the last install.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+
+ensure_venv() {
+    local extras="${1:-}" stamp="$VENV/.installed" hash have_hash="" have_extras=""
+    hash="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+    if [ -x "$PY" ] && [ -f "$stamp" ]; then
+        read -r have_hash have_extras < "$stamp" || true
+        # An install with the test extras also serves a plain run.
+        if [ "$have_hash" = "$hash" ] && { [ -z "$extras" ] || [ "$have_extras" = "$extras" ]; }; then
+            return 0
+        fi
+    fi
+    echo "setting up $VENV (first run, or pyproject.toml changed)..." >&2
+    if [ ! -x "$PY" ]; then
+        python3 -m venv "$VENV" || { echo "python3 -m venv failed: Python >= 3.11 with venv is needed" >&2; exit 1; }
+    fi
+    "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT${extras:+[$extras]}" >&2 || exit 1
+    echo "$hash $extras" > "$stamp"
+}

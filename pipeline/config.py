@@ -1,0 +1,179 @@
+"""The one settings object: environment, then `.env`, then defaults; command-line flags override.
+
+Built once at the edge (`load_settings`) and passed in; nothing below reads the environment.
+A bad value becomes a `ConfigError` naming the variable, the value and what is expected (exit 78).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from pipeline import ROOT
+from pipeline.errors import ConfigError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from `90`, `90s`, `15m`, `12h` or `3d`."""
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError("a duration such as 90, 90s, 15m, 12h or 3d")
+        seconds = float(match[1]) * _UNITS[match[2] or "s"]
+    if seconds < 0:
+        raise ValueError("a duration such as 90, 90s, 15m, 12h or 3d")
+    return seconds
+
+
+def _parse_schedule(value: object) -> tuple[float, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise ValueError("comma-separated seconds such as 5,300,1800")
+    try:
+        schedule = tuple(parse_duration(item) for item in items)
+    except ValueError:
+        raise ValueError("comma-separated seconds such as 5,300,1800") from None
+    return schedule
+
+
+def _resolve(path: Path) -> Path:
+    return path if path.is_absolute() else ROOT / path
+
+
+def _existing_file(path: Path) -> Path:
+    path = _resolve(path)
+    if not path.is_file():
+        raise ValueError(f"an existing profile file ({path} not found)")
+    return path
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    raw = value.get_secret_value()
+    try:
+        ok = raw.startswith("whsec_") and len(base64.b64decode(raw[6:], validate=True)) >= 16
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("a Standard Webhooks secret: whsec_ followed by base64 of at least 16 bytes")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+PositiveNumber = Annotated[float, Field(gt=0)]
+
+
+class Settings(BaseSettings):
+    """Every setting in DESIGN.md's table; field names are the variables in lower case."""
+
+    model_config = SettingsConfigDict(
+        env_file=ROOT / ".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    gemini_api_key: SecretStr | None = None
+    gemini_model: str = "gemini-2.5-flash-lite"
+    gemini_base_url: AnyHttpUrl | None = None
+    enricher: Literal["auto", "gemini", "offline"] = "auto"
+    webhook_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080/webhook")
+    webhook_secret: Annotated[SecretStr | None, AfterValidator(_webhook_secret)] = None
+    scale_factor: PositiveNumber = 720.0
+    tick_interval_sec: PositiveNumber = 1.0
+    state_dir: Annotated[Path, AfterValidator(_resolve)] = Path("data/state")
+    profile: Annotated[Path, AfterValidator(_existing_file)] = Path("data/profiles/default.toml")
+    seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
+    sim_start: Annotated[datetime, AfterValidator(_utc)] | None = None
+    synchronous: Literal["FULL", "NORMAL"] = "FULL"
+    enrich_batch_size: Annotated[int, Field(ge=1, le=64)] = 8
+    enrich_fallback: Literal["offline", "wait"] = "offline"
+    # Conservative: the free tier was cut in Dec 2025 (research/gemini.md: "design for ~10 RPM
+    # and a few hundred RPD"); paid tiers raise them in .env.
+    gemini_rpm: Annotated[int, Field(ge=1)] = 10
+    gemini_rpd: Annotated[int, Field(ge=1)] = 250
+    gemini_tpm: Annotated[int, Field(ge=1000)] = 250_000
+    gemini_max_wait: Duration = 300.0
+    gemini_price_in: Annotated[float, Field(ge=0)] = 0.10
+    gemini_price_out: Annotated[float, Field(ge=0)] = 0.40
+    delivery_retry_schedule: Annotated[tuple[float, ...], NoDecode, BeforeValidator(_parse_schedule)] = (
+        5, 300, 1800, 7200, 18000, 36000, 36000,
+    )
+    delivery_max_age: Duration = 3 * 86400.0
+    delivery_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
+    delivery_connect_timeout: PositiveNumber = 5.0
+    delivery_timeout: PositiveNumber = 15.0
+    delivery_retry_after_max: Duration = 3600.0
+
+    @model_validator(mode="after")
+    def _gemini_needs_key(self) -> Settings:
+        if self.enricher == "gemini" and self.gemini_api_key is None:
+            raise ValueError("ENRICHER=gemini needs GEMINI_API_KEY")
+        return self
+
+    @property
+    def use_gemini(self) -> bool:
+        """Whether the enricher writes texts with Gemini (else the offline generator)."""
+        return self.enricher == "gemini" or (self.enricher == "auto" and self.gemini_api_key is not None)
+
+
+_EXPECTED = {
+    "webhook_url": "an http(s) URL such as http://127.0.0.1:8080/webhook",
+    "gemini_base_url": "an http(s) URL such as http://127.0.0.1:9000",
+    "sim_start": "an ISO 8601 UTC time such as 2026-03-02T00:00:00Z",
+}
+
+
+def _expected(error: Any) -> str:
+    """Plain words for what a field wants, from pydantic's error record."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in ("float_parsing", "float_type"):
+        return "a number"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "a whole number"
+    bounds = {"greater_than": "greater than {gt}", "greater_than_equal": "at least {ge}",
+              "less_than": "less than {lt}", "less_than_equal": "at most {le}"}
+    if kind in bounds:
+        return "a number " + bounds[kind].format(**ctx)
+    if kind == "literal_error":
+        return "one of " + str(ctx.get("expected", "")).replace("'", "")
+    return str(error.get("msg", "")).removeprefix("Value error, ")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings (flags given as keyword overrides; None means "not given")."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        if not error["loc"]:  # the model-level rule: ENRICHER=gemini without a key
+            raise ConfigError("ENRICHER", "gemini", "GEMINI_API_KEY to be set (or ENRICHER=offline)") from None
+        field = str(error["loc"][0])
+        value = error.get("input")
+        if "secret" in field or "key" in field:
+            value = "***"  # secrets never reach logs or messages
+        elif isinstance(value, Path):
+            value = str(value)
+        raise ConfigError(field.upper(), value, _EXPECTED.get(field) or _expected(error)) from None

@@ -1,0 +1,72 @@
+"""Every exception the pipeline raises on purpose, each carrying the data a caller acts on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# sysexits.h codes the units and users script against (DESIGN: exit codes).
+EX_USAGE = 2
+EX_DATAERR = 65
+EX_TEMPFAIL = 75
+EX_CONFIG = 78
+
+
+class PipelineError(Exception):
+    """Base of the pipeline's own errors; `exit_code` is what a command exits with."""
+
+    exit_code = 1
+
+
+class ConfigError(PipelineError):
+    """A setting is invalid: names the variable, the value and what is expected."""
+
+    exit_code = EX_CONFIG
+
+    def __init__(self, variable: str, value: object, expected: str) -> None:
+        self.variable, self.value, self.expected = variable, value, expected
+        super().__init__(f"{variable}={value!r}: expected {expected}")
+
+
+class StateError(PipelineError):
+    """A queue or state file is corrupt or from an incompatible version; it is never replaced."""
+
+    exit_code = EX_DATAERR
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path, self.problem = path, problem
+        super().__init__(f"{path}: {problem} (left untouched; move it away to start a new stream)")
+
+
+class RoleLockedError(PipelineError):
+    """Another process already holds this worker role in the state folder."""
+
+    exit_code = EX_TEMPFAIL
+
+    def __init__(self, role: str, holder_pid: int | None, lock_path: Path) -> None:
+        self.role, self.holder_pid, self.lock_path = role, holder_pid, lock_path
+        who = f"pid {holder_pid}" if holder_pid else "another process"
+        super().__init__(f"{role} already running as {who} (lock {lock_path})")
+
+
+class QueueWriteError(PipelineError):
+    """A queue write failed (disk full, read-only file system); the caller retries later."""
+
+    def __init__(self, path: Path, cause: str) -> None:
+        self.path, self.cause = path, cause
+        super().__init__(f"cannot write {path}: {cause}")
+
+
+class TransientDeliveryError(PipelineError):
+    """A delivery attempt failed in a way worth retrying (408, 429, 5xx, network)."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
+        self.reason, self.status, self.retry_after = reason, status, retry_after
+        super().__init__(f"{reason} (status {status})" if status else reason)
+
+
+class PermanentDeliveryError(PipelineError):
+    """A delivery attempt failed in a way retrying will not fix (most 4xx)."""
+
+    def __init__(self, reason: str, status: int | None = None, snippet: str = "") -> None:
+        self.reason, self.status, self.snippet = reason, status, snippet
+        super().__init__(f"{reason} (status {status})" if status else reason)
