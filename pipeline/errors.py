@@ -70,3 +70,21 @@ class PermanentDeliveryError(PipelineError):
     def __init__(self, reason: str, status: int | None = None, snippet: str = "") -> None:
         self.reason, self.status, self.snippet = reason, status, snippet
         super().__init__(f"{reason} (status {status})" if status else reason)
+
+
+class DeliveryPausedError(PipelineError):
+    """The endpoint answered 410 Gone: delivery is paused until `bin/deliverer --resume`."""
+
+    def __init__(self, since: str, payload_id: str) -> None:
+        self.since, self.payload_id = since, payload_id
+        super().__init__(f"delivery paused since {since}: the endpoint answered 410 Gone to {payload_id}; "
+                         "payloads keep queueing; fix the endpoint, then run bin/deliverer --resume")
+
+
+class EndpointDownError(PipelineError):
+    """`--drain` gave up: the endpoint breaker stayed open longer than `--drain-timeout`."""
+
+    def __init__(self, open_for: float, last_error: str | None) -> None:
+        self.open_for, self.last_error = open_for, last_error
+        super().__init__(f"endpoint unreachable for {open_for:.0f} s (breaker open; last error: {last_error}); "
+                         "payloads stay queued")
