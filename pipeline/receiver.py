@@ -32,7 +32,7 @@ class Faults:
     """What the receiver does wrong on purpose."""
 
     fail_rate: float = 0.0
-    fail_status: int = 503
+    fail_statuses: tuple[int, ...] = (503,)  # one is picked at random per failure
     retry_after: float | None = None  # added to 429 and 503 answers
     latency: float = 0.0
     reject_ids: frozenset[str] = frozenset()
@@ -81,10 +81,11 @@ def _fault(state: ReceiverState, webhook_id: str) -> web.Response | None:
     if webhook_id in faults.reject_ids:
         return web.Response(status=400, text=f"rejected id {webhook_id}")
     if faults.fail_rate and state.rng.random() < faults.fail_rate:
+        status = state.rng.choice(faults.fail_statuses)
         headers = {}
-        if faults.retry_after is not None and faults.fail_status in (429, 503):
+        if faults.retry_after is not None and status in (429, 503):
             headers["retry-after"] = f"{faults.retry_after:g}"
-        return web.Response(status=faults.fail_status, headers=headers, text="injected failure")
+        return web.Response(status=status, headers=headers, text="injected failure")
     return None
 
 

@@ -51,7 +51,8 @@ def main() -> int:
     faults = p.add_argument_group("fault injection")
     faults.add_argument("--fail-rate", type=_rate, default=0.0, metavar="P",
                         help="answer --fail-status with probability P")
-    faults.add_argument("--fail-status", type=int, default=503, metavar="CODE", help="default 503")
+    faults.add_argument("--fail-status", type=int, action="append", metavar="CODE",
+                        help="the failure status (default 503); repeat to pick one at random per failure")
     faults.add_argument("--retry-after", type=float, metavar="SECONDS", help="Retry-After on 429/503 answers")
     faults.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every answer")
     faults.add_argument("--reject-ids", type=Path, metavar="FILE", help="answer 400 to these ids (one a line)")
@@ -68,7 +69,8 @@ def main() -> int:
     logs.configure()
     echo = args.echo or (sys.stdout.isatty() and not args.quiet)
     app = make_app(store=args.store, secret=args.secret, echo=echo, faults=Faults(
-        fail_rate=args.fail_rate, fail_status=args.fail_status, retry_after=args.retry_after,
+        fail_rate=args.fail_rate, fail_statuses=tuple(args.fail_status or [503]),
+        retry_after=args.retry_after,
         latency=args.latency, reject_ids=reject, drop_rate=args.drop_rate, outages=tuple(args.outage),
         seed=args.seed))
 

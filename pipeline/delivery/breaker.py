@@ -1,6 +1,8 @@
 """The endpoint breaker: one endpoint, one gate in front of every payload's own schedule.
 
-After THRESHOLD transient failures in a row (nothing answered, or only 408/429/5xx), the breaker opens:
+After THRESHOLD transient failures in a row (408/429/5xx or no answer), or UNREACHABLE_THRESHOLD in a row
+with no answer at all (refused, reset, timed out: the endpoint is down for every payload, and a single
+reset of a stale keep-alive connection should not count as an outage), the breaker opens:
 nothing is sent except one probe payload after a back-off that doubles from the schedule's first
 interval up to min(its longest interval, PROBE_MAX). A probe's failure costs the probed payload no
 attempt, so an outage of any length dead-letters nothing. The first real answer (2xx or a
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from pipeline.delivery.policy import jittered
 
 THRESHOLD = 5
+UNREACHABLE_THRESHOLD = 2
 PROBE_MAX = 300.0
 
 
@@ -45,6 +48,7 @@ class Breaker:
         self.cap = max(self.base, min(max(schedule), PROBE_MAX))
         self.state = State.CLOSED
         self.failures = 0  # transient failures in a row
+        self.unreachable = 0  # of which the latest run without any answer
         self.opened_at: float | None = None
         self._backoff = self.base
         self._retry_at = 0.0
@@ -70,15 +74,17 @@ class Breaker:
 
     def answered(self) -> None:
         """The endpoint answered with something other than a transient failure: close."""
-        self.state, self.failures, self.opened_at, self._backoff = State.CLOSED, 0, None, self.base
+        self.state, self.opened_at, self._backoff = State.CLOSED, None, self.base
+        self.failures = self.unreachable = 0
 
-    def failed(self, now: float, unit: float, *, probe: bool) -> None:
-        """A transient failure; `unit` in [0, 1) jitters the next probe time."""
+    def failed(self, now: float, unit: float, *, probe: bool, answered: bool) -> None:
+        """A transient failure (`answered`: with a status); `unit` in [0, 1) jitters the next probe time."""
         self.failures += 1
+        self.unreachable = 0 if answered else self.unreachable + 1
         if probe:
             self._backoff = min(self.cap, self._backoff * 2)
             self._reopen(now, unit)
-        elif self.state is State.CLOSED and self.failures >= THRESHOLD:
+        elif self.state is State.CLOSED and (self.failures >= THRESHOLD or self.unreachable >= UNREACHABLE_THRESHOLD):
             self.opened_at = now
             self._reopen(now, unit)
 

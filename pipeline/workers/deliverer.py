@@ -185,7 +185,7 @@ class Deliverer:
             probe = gate is Gate.PROBE
             if probe:
                 self.breaker.probe_started()
-                log.info("delivery.probe", payload_id=item.payload_id)
+                log.debug("delivery.probe", payload_id=item.payload_id)
             task = asyncio.create_task(self.sender.send(item.payload_id, item.body))
             self._tasks[task] = (item, probe)
             started = True
@@ -259,7 +259,7 @@ class Deliverer:
                 retry_after = min(retry_after, self.tuning.retry_after_max)
                 self.breaker.hold(now, retry_after)
             was = self.breaker.state
-            self.breaker.failed(now, self._rng.random(), probe=probe)
+            self.breaker.failed(now, self._rng.random(), probe=probe, answered=attempt.status is not None)
             if self.breaker.state is not was and self.breaker.state is State.OPEN and not probe:
                 log.warning("delivery.breaker_opened", failures=self.breaker.failures, error=error)
                 self._next_flush = 0.0
