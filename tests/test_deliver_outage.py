@@ -76,7 +76,7 @@ def test_outage_ends_with_everything_delivered_none_dead(tmp_path: Path) -> None
         def settled() -> bool:
             stats = queue_stats(state)
             payloads = stats["queues"]["payloads"]
-            return payloads["ready"] == payloads["unacked"] == payloads["waiting_retry"] == 0
+            return bool(payloads["ready"] == payloads["unacked"] == payloads["waiting_retry"] == 0)
 
         until(settled, what="the backlog to drain", every=0.3)
         assert stop(proc) == 0
