@@ -51,9 +51,11 @@ def bury(tx: Tx, pqid: int, letter: DeadLetter) -> None:
 
 
 def read_all(store: Store) -> list[Letter]:
-    """Every dead letter, oldest first."""
+    """Every dead letter, oldest payload first (by first attempt: concurrency and jitter shuffle the
+    order in which they died)."""
     rows = store.query(f"SELECT _id, data FROM {DEAD_TABLE} ORDER BY _id")
-    return [Letter(pqid, DeadLetter.model_validate_json(bytes(data))) for pqid, data in rows]
+    letters = [Letter(pqid, DeadLetter.model_validate_json(bytes(data))) for pqid, data in rows]
+    return sorted(letters, key=lambda item: (item.letter.first_attempt_at, item.pqid))
 
 
 def select(store: Store, selection: Selection, limit: int | None = None) -> list[Letter]:
