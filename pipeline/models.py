@@ -20,7 +20,7 @@ JobType = Literal[
 Priority = Literal["low", "normal", "high", "urgent"]
 Channel = Literal["slack", "jira", "email", "cli"]
 Pricing = Literal["on_demand", "spot"]
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 
 class _Frozen(BaseModel):

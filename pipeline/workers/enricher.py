@@ -1,0 +1,81 @@
+"""The enricher worker: intents in, payloads out, one transaction per batch hand-over."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+
+from pipeline import __version__
+from pipeline.clock import utc_now
+from pipeline.enrich import Enriched, Enricher
+from pipeline.models import Generator, Intent, Payload
+from pipeline.queues import Row, Store
+from pipeline.stream import read_stream
+
+log = structlog.get_logger()
+
+
+def build_payload(item: Enriched, seed: int, emitted_at: datetime) -> bytes:
+    """The delivery body: these exact bytes are stored, signed and sent."""
+    payload = Payload(
+        id=item.intent.id, occurred_at=item.intent.occurred_at, emitted_at=emitted_at,
+        request=item.request, job=item.job, cost=item.intent.cost, truth=item.intent,
+        generator=Generator(enricher=item.enricher, model=item.model, seed=seed, version=__version__),
+    )
+    return payload.model_dump_json().encode()
+
+
+class EnricherWorker:
+    """Takes a batch of intents, has them written, stores the payloads and acks the intents at once."""
+
+    role = "enricher"
+
+    def __init__(self, store: Store, enricher: Enricher, *, batch_size: int,
+                 now: Callable[[], datetime] = utc_now) -> None:
+        self.store, self.enricher, self.batch_size, self._now = store, enricher, batch_size, now
+        self.enriched = 0
+        self._seed: int | None = None
+        # A batch whose payloads could not be stored yet (disk full): retried before taking more.
+        self._pending: tuple[list[Row], list[bytes]] | None = None
+
+    def _seed_of_stream(self) -> int:
+        if self._seed is None:
+            stream = read_stream(self.store)
+            if stream is None:  # intents exist only after a scheduler established the stream
+                raise RuntimeError(f"{self.store.path}: intents without a stream identity")
+            self._seed = stream.seed
+        return self._seed
+
+    async def step(self) -> bool:
+        """Enrich and hand over one batch; False when there was nothing to do."""
+        if self._pending is None:
+            rows = self.store.take("intents", self.batch_size)
+            if not rows:
+                return False
+            intents = [Intent.model_validate_json(row.data) for row in rows]
+            results = await self.enricher.enrich(intents)
+            emitted_at, seed = self._now(), self._seed_of_stream()
+            self._pending = (rows, [build_payload(item, seed, emitted_at) for item in results])
+        rows, bodies = self._pending
+        with self.store.transaction() as tx:
+            tx.put("payloads", bodies)
+            tx.ack("intents", [row.pqid for row in rows])
+        self._pending = None
+        self.enriched += len(rows)
+        log.debug("enrich.batch_stored", count=len(rows))
+        return True
+
+    def drained(self) -> bool:
+        """Nothing waiting in the intents queue and nothing held back."""
+        return self._pending is None and self.store.counts("intents")["ready"] == 0
+
+    def status(self) -> str:
+        """Backlog for systemd's status line."""
+        return f"{self.store.counts('intents')['ready']} intents waiting, {self.enriched} enriched this run"
+
+    async def close(self) -> None:
+        """Release the enricher's connections and the store."""
+        await self.enricher.aclose()
+        self.store.close()
