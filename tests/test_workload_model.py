@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from pipeline import ROOT
 from pipeline.models import Intent
 from pipeline.workload import WINDOW_SECONDS, Workload, intent_id, window_of, window_start
+from pipeline.workload.choice import Choice
+from pipeline.workload.streams import stream
 
 PROFILE = ROOT / "data/profiles/default.toml"
 FIRST = window_of(datetime(2026, 3, 2, tzinfo=UTC))
@@ -135,3 +137,17 @@ def test_expected_per_day_matches_a_week_of_expected_counts(workload: Workload) 
         for w in range(FIRST, FIRST + 24 * 7 * weeks)
     )
     assert total / (3 * 7 * weeks) == pytest.approx(workload.expected_per_day(), rel=0.08)
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=3), st.sampled_from([0.0, 0.0, 0.5, 1.0, 3.0]), min_size=1),
+       st.integers(0, 2**32))
+def test_choice_never_picks_a_zero_weight_key(weights: dict[str, float], seed: int) -> None:
+    """Weighted picks only return keys with weight > 0, and the shares sum to 1."""
+    if sum(weights.values()) == 0:
+        with pytest.raises(ValueError, match="must not all be 0"):
+            Choice.of(weights)
+        return
+    choice = Choice.of(weights)
+    rng = stream(seed, "test", 0)
+    assert all(weights[choice.pick(rng)] > 0 for _ in range(50))
+    assert sum(choice.shares().values()) == pytest.approx(1.0)
