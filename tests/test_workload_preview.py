@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,16 @@ def test_png_without_matplotlib_says_how_to_install(capsys: pytest.CaptureFixtur
     """--png without the preview extra exits 2 with the install command."""
     assert run(["--days", "1", "--png", "out.png"]) == 2
     assert "pip install -e '.[preview]'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs the preview extra")
+def test_png_chart_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--png writes a real PNG image beside the terminal chart."""
+    out = tmp_path / "preview.png"
+    assert run(["--days", "2", "--seed", "3", "--start", "2026-03-02T00:00:00Z", "--png", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert out.stat().st_size > 20_000  # five panels of lines, not an empty canvas
+    assert f"wrote {out}" in capsys.readouterr().out
 
 
 def test_bad_days_is_a_usage_error() -> None:
