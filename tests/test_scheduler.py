@@ -77,13 +77,18 @@ def test_ticks_of_any_size_give_the_same_stream(tmp_path: Path) -> None:
     assert len(ids(tmp_path / "live")) > 100
 
 
+def run_and_stop(state: Path, clock: FakeClock) -> datetime:
+    """A first scheduler run of a few live ticks; returns where its clock stopped."""
+    first = scheduler(state, clock, scale=720)
+    asyncio.run(live_ticks(first, clock, random.Random(1), 3))
+    first.store.close()
+    return first.sim_now
+
+
 def test_catch_up_generates_the_downtime_at_once(tmp_path: Path) -> None:
     """--catch-up advances the clock by downtime x scale, then goes on live."""
     clock = FakeClock()
-    first = scheduler(tmp_path, clock, scale=720)
-    asyncio.run(live_ticks(first, clock, random.Random(1), 3))
-    stopped = first.sim_now
-    first.store.close()
+    stopped = run_and_stop(tmp_path, clock)
     clock.wall += 100  # powered off for 100 s: the monotonic clock restarts, the wall clock does not
     again = scheduler(tmp_path, clock, scale=720, catch_up=True)
     asyncio.run(run_until_drained(again))
@@ -93,10 +98,7 @@ def test_catch_up_generates_the_downtime_at_once(tmp_path: Path) -> None:
 def test_restart_without_catch_up_resumes_at_the_checkpoint(tmp_path: Path) -> None:
     """Downtime does not move simulated time unless asked to."""
     clock = FakeClock()
-    first = scheduler(tmp_path, clock, scale=720)
-    asyncio.run(live_ticks(first, clock, random.Random(1), 3))
-    stopped = first.sim_now
-    first.store.close()
+    stopped = run_and_stop(tmp_path, clock)
     clock.advance(1000)
     again = scheduler(tmp_path, clock, scale=720)
     assert again.sim_now == stopped > START
