@@ -62,22 +62,6 @@ class QueueWriteError(PipelineError):
         super().__init__(f"cannot write {path}: {cause}")
 
 
-class TransientDeliveryError(PipelineError):
-    """A delivery attempt failed in a way worth retrying (408, 429, 5xx, network)."""
-
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
-        self.reason, self.status, self.retry_after = reason, status, retry_after
-        super().__init__(f"{reason} (status {status})" if status else reason)
-
-
-class PermanentDeliveryError(PipelineError):
-    """A delivery attempt failed in a way retrying will not fix (most 4xx)."""
-
-    def __init__(self, reason: str, status: int | None = None, snippet: str = "") -> None:
-        self.reason, self.status, self.snippet = reason, status, snippet
-        super().__init__(f"{reason} (status {status})" if status else reason)
-
-
 class DeliveryPausedError(PipelineError):
     """The endpoint answered 410 Gone: delivery is paused until `bin/deliverer --resume`."""
 
@@ -92,5 +76,5 @@ class EndpointDownError(PipelineError):
 
     def __init__(self, open_for: float, last_error: str | None) -> None:
         self.open_for, self.last_error = open_for, last_error
-        super().__init__(f"endpoint unreachable for {open_for:.0f} s (breaker open; last error: {last_error}); "
-                         "payloads stay queued")
+        super().__init__(f"endpoint unreachable or failing for {open_for:.0f} s (breaker open; "
+                         f"last error: {last_error}); payloads stay queued")

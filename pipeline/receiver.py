@@ -128,8 +128,14 @@ async def _webhook(request: web.Request) -> web.StreamResponse:
 async def _stats(request: web.Request) -> web.Response:
     state: ReceiverState = request.app["state"]
     return web.json_response({"received": state.received, "unique": len(state.seen),
-                              "duplicates": state.duplicates, "dropped": state.dropped,
-                              "answered": {str(k): v for k, v in sorted(state.answered.items())}})
+                              "duplicates": state.duplicates})
+
+
+async def _answers(request: web.Request) -> web.Response:
+    """What the receiver answered, by status, and how many connections it dropped (fault injection)."""
+    state: ReceiverState = request.app["state"]
+    return web.json_response({"answered": {str(k): v for k, v in sorted(state.answered.items())},
+                              "dropped": state.dropped})
 
 
 def _reload(state: ReceiverState, path: Path) -> None:
@@ -157,6 +163,7 @@ def make_app(*, store: Path | None = None, secret: str | None = None, echo: bool
     app["state"] = state
     app.router.add_post("/webhook", _webhook)
     app.router.add_get("/stats", _stats)
+    app.router.add_get("/answers", _answers)
     return app
 
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pipeline.queues import Store
+from tests import conftest
+from tests.conftest import free_port, wait_until
+
+__all__ = ["free_port", "wait_until"]  # re-exported: the delivery tests import everything from here
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
@@ -30,13 +31,6 @@ def put_payloads(state_dir: Path, ids: Sequence[str]) -> None:
         store.close()
 
 
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DELIVERY_", "WEBHOOK_", "STATE_DIR"))}
     return {**env, **extra}
@@ -44,17 +38,17 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 
 def start_receiver(port: int, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:
     """bin/receiver on `port` with extra flags; waits until it answers unless told not to."""
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.commands.receiver", "--port", str(port), "--quiet",
-                             *args], stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(conftest.command("receiver", "--port", str(port), "--quiet", *args),
+                            stderr=subprocess.DEVNULL)
     if wait:
-        until(lambda: receiver_stats(port) is not None, what="receiver to listen")
+        wait_until(lambda: receiver_stats(port) is not None)
     return proc
 
 
-def receiver_stats(port: int) -> dict[str, Any] | None:
-    """GET /stats, or None while nothing listens."""
+def receiver_stats(port: int, path: str = "/stats") -> dict[str, Any] | None:
+    """GET /stats (or /answers), or None while nothing listens."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=2) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as resp:
             result: dict[str, Any] = json.load(resp)
             return result
     except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -65,34 +59,24 @@ def deliverer(state_dir: Path, port: int, *args: str, env: dict[str, str] | None
               log: Path | None = None) -> subprocess.Popen[bytes]:
     """bin/deliverer against the receiver on `port`; its JSON log lines go to `log` when given."""
     return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.commands.deliverer", "--state-dir", str(state_dir),
-         "--webhook-url", f"http://127.0.0.1:{port}/webhook", *args],
+        conftest.command("deliverer", "--state-dir", str(state_dir), "--webhook-url",
+                         f"http://127.0.0.1:{port}/webhook", *args),
         env=_env(env or {}), stdout=subprocess.PIPE,
         stderr=log.open("ab") if log else subprocess.PIPE)
 
 
-def command(module: str, state_dir: Path, *args: str, env: dict[str, str] | None = None,
+def command(name: str, state_dir: Path, *args: str, env: dict[str, str] | None = None,
             ) -> subprocess.CompletedProcess[str]:
-    """Run one of the short commands (queue_stats, replay_dead, deliverer --drain ...) to completion."""
-    return subprocess.run([sys.executable, "-m", f"pipeline.commands.{module}", "--state-dir", str(state_dir),
-                           *args], env=_env(env or {}), capture_output=True, text=True, timeout=120, check=False)
+    """Run one of the short commands (queue-stats, replay-dead, deliverer --resume ...) to completion."""
+    return conftest.run(name, "--state-dir", str(state_dir), *args, env=_env(env or {}))
 
 
 def queue_stats(state_dir: Path) -> dict[str, Any]:
     """queue-stats --json, read from another process."""
-    result = command("queue_stats", state_dir, "--json")
+    result = command("queue-stats", state_dir, "--json")
     assert result.returncode == 0, result.stderr
     stats: dict[str, Any] = json.loads(result.stdout)
     return stats
-
-
-def until(condition: Callable[[], object], *, what: str, limit: float = 60.0, every: float = 0.1) -> None:
-    """Wait for a condition; the limit only guards against a hang, it is not what the test asserts."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(every)
 
 
 def stored_ids(path: Path) -> list[str]:

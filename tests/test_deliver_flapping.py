@@ -32,7 +32,7 @@ def test_flapping_endpoint_ends_with_every_payload_delivered(tmp_path: Path) -> 
         proc = deliverer(state, port, "--drain", "--drain-timeout", "60",
                          env={"DELIVERY_RETRY_SCHEDULE": "0.2,0.2,0.2", "WEBHOOK_SECRET": SECRET}, log=log)
         assert proc.wait(timeout=120) == 0
-        answered = receiver_stats(port)
+        answered = receiver_stats(port, "/answers")
     finally:
         receiver.kill()
     assert answered is not None

@@ -20,7 +20,7 @@ from tests.delivery_support import (
     start_receiver,
     stop,
     stored_ids,
-    until,
+    wait_until,
 )
 
 OUTAGE_START, OUTAGE_LENGTH = 2.0, 8.0
@@ -78,7 +78,7 @@ def test_outage_ends_with_everything_delivered_none_dead(tmp_path: Path) -> None
             payloads = stats["queues"]["payloads"]
             return bool(payloads["ready"] == payloads["unacked"] == payloads["waiting_retry"] == 0)
 
-        until(settled, what="the backlog to drain", every=0.3)
+        wait_until(settled, interval=0.3)
         assert stop(proc) == 0
     finally:
         proc.kill()

@@ -11,10 +11,11 @@ from tests.delivery_support import (
     deliverer,
     free_port,
     put_payloads,
+    queue_stats,
     receiver_stats,
     start_receiver,
     stop,
-    until,
+    wait_until,
 )
 
 SCHEDULE = "0.4,0.4,0.4,0.4,0.4"  # a refused payload dies after 6 attempts
@@ -42,15 +43,18 @@ def test_sigkill_while_payloads_wait_for_retries_keeps_their_attempt_counts(tmp_
     env = {"DELIVERY_RETRY_SCHEDULE": SCHEDULE}
     try:
         first = deliverer(state, port, env=env)
-        until(lambda: len(rows := _retry_rows(state)) == len(rejected) and min(a for a, _ in rows.values()) >= 3,
-              what="three attempts of every refused payload", every=0.05)
+        def three_attempts_each() -> bool:
+            rows = _retry_rows(state)
+            return len(rows) == len(rejected) and min(a for a, _ in rows.values()) >= 3
+
+        wait_until(three_attempts_each, interval=0.05)
         first.send_signal(signal.SIGKILL)
         first.wait()
         before = _retry_rows(state)
         assert len(before) == len(rejected)
         second = deliverer(state, port, "--drain", env=env)
         assert second.wait(timeout=60) == 0
-        answered = receiver_stats(port)
+        answered = receiver_stats(port, "/answers")
     finally:
         receiver.kill()
     store = Store(state)
@@ -73,7 +77,7 @@ def test_sigterm_aborts_a_retry_after_wait_and_leaves_rows_queued(tmp_path: Path
     receiver = start_receiver(port, "--fail-rate", "1", "--fail-status", "429", "--retry-after", "3600")
     try:
         proc = deliverer(state, port)
-        until(lambda: (receiver_stats(port) or {}).get("answered", {}).get("429", 0) > 0, what="a 429")
+        wait_until(lambda: (receiver_stats(port, "/answers") or {}).get("answered", {}).get("429", 0) > 0)
         assert stop(proc) == 0
     finally:
         receiver.kill()
@@ -90,7 +94,7 @@ def test_sigterm_with_requests_in_flight_exits_0_and_keeps_them(tmp_path: Path) 
     receiver = start_receiver(port, "--latency", "30")
     try:
         proc = deliverer(state, port)
-        until(lambda: _in_flight(state) > 0, what="requests in flight")
+        wait_until(lambda: _in_flight(state) > 0)
         assert stop(proc) == 0
     finally:
         receiver.kill()
@@ -105,3 +109,17 @@ def _in_flight(state: Path) -> int:
         return int(store.counts("payloads")["unacked"])
     finally:
         store.close()
+
+
+def test_drain_gives_up_when_the_endpoint_stays_unreachable(tmp_path: Path) -> None:
+    """--drain exits 1 naming the outage once the breaker stays open past --drain-timeout; nothing dies."""
+    state = tmp_path / "state"
+    put_payloads(state, [f"job_{i}" for i in range(5)])
+    proc = deliverer(state, free_port(), "--drain", "--drain-timeout", "1",
+                     env={"DELIVERY_RETRY_SCHEDULE": "0.2", "DELIVERY_MAX_AGE": "0.5"})
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and b"unreachable" in err
+    stats = queue_stats(state)
+    assert stats["dead"]["count"] == 0
+    assert stats["delivery"]["breaker"] == "open"
+    assert stats["queues"]["payloads"]["ready"] + stats["queues"]["payloads"]["unacked"] == 5

@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.delivery.sender import attempt_headers
 from pipeline.delivery.signing import secret_key
-from tests.delivery_support import SECRET, free_port, receiver_stats, start_receiver, until
+from tests.delivery_support import SECRET, free_port, receiver_stats, start_receiver, wait_until
 
 BODY = b'{"id":"job_1","schema_version":1}'
 
@@ -62,8 +62,8 @@ def test_reject_ids_and_fail_rate_with_retry_after(tmp_path: Path) -> None:
     try:
         answer = _post(port, _headers())
         assert (answer.status_code, answer.headers["retry-after"]) == (429, "7")
-        assert receiver_stats(port) == {"received": 0, "unique": 0, "duplicates": 0, "dropped": 0,
-                                        "answered": {"429": 1}}
+        assert receiver_stats(port) == {"received": 0, "unique": 0, "duplicates": 0}
+        assert receiver_stats(port, "/answers") == {"answered": {"429": 1}, "dropped": 0}
     finally:
         proc.kill()
 
@@ -75,7 +75,7 @@ def test_drop_rate_closes_the_connection_without_an_answer() -> None:
     try:
         with pytest.raises(httpx.TransportError):
             _post(port, _headers())
-        assert (receiver_stats(port) or {}).get("dropped") == 1
+        assert (receiver_stats(port, "/answers") or {}).get("dropped") == 1
     finally:
         proc.kill()
 
@@ -90,11 +90,11 @@ def test_outage_refuses_connections_then_serves_again() -> None:
             return sock.connect_ex(("127.0.0.1", port)) != 0
 
     try:
-        until(lambda: receiver_stats(port) is not None, what="the receiver to listen", every=0.05)
-        until(refused, what="the outage", every=0.05)
+        wait_until(lambda: receiver_stats(port) is not None, interval=0.05)
+        wait_until(refused, interval=0.05)
         with pytest.raises(httpx.ConnectError):
             _post(port, _headers())
-        until(lambda: receiver_stats(port) is not None, what="the end of the outage", every=0.05)
+        wait_until(lambda: receiver_stats(port) is not None, interval=0.05)
         assert _post(port, _headers()).status_code == 204
     finally:
         proc.kill()
