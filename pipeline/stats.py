@@ -89,8 +89,9 @@ def _breakdown(dead_stats: dict[str, Any]) -> str:
 def _last_hour(d: dict[str, Any]) -> str:
     if not d.get("attempts_1h"):
         return ""
-    return (f"; last hour: {d['attempts_1h']} attempts, {d['success_rate_1h']:.1%} ok, "
-            f"p50 {d['latency_p50_ms']} ms, p95 {d['latency_p95_ms']} ms")
+    latency = (f", p50 {d['latency_p50_ms']} ms, p95 {d['latency_p95_ms']} ms"
+               if d.get("latency_p50_ms") is not None else "")
+    return f"; last hour: {d['attempts_1h']} attempts, {d['success_rate_1h']:.1%} ok{latency}"
 
 
 def oldest_payload_age(store: Store | None) -> float | None:

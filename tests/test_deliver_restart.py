@@ -68,6 +68,8 @@ def test_sigkill_while_payloads_wait_for_retries_keeps_their_attempt_counts(tmp_
     # Reset on restart would have cost at least 3 + 6 per id.
     assert answered is not None
     assert answered["answered"]["400"] <= 7 * len(rejected)
+    # The delivered count is committed with each ack, so the killed run's deliveries are not forgotten.
+    assert queue_stats(state)["delivery"]["delivered_total"] == len(ids) - len(rejected)
 
 
 def test_sigterm_aborts_a_retry_after_wait_and_leaves_rows_queued(tmp_path: Path) -> None:

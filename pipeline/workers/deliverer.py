@@ -35,6 +35,8 @@ from pipeline.stats import DELIVERY_KEY
 log = structlog.get_logger()
 
 PAUSE_KEY = "delivery_paused"
+# Written with every ack, so the total survives a SIGKILL between two flushes of the figures.
+DELIVERED_KEY = "delivery_delivered_total"
 STATS_EVERY = 2.0  # seconds between flushes of the figures queue-stats shows
 PAUSE_POLL = 1.0  # how often a paused deliverer looks for `--resume`
 WAIT_SLICE = 0.05  # longest a step waits for a request to finish (the runner checks for signals between)
@@ -126,7 +128,7 @@ class Deliverer:
             heapq.heappush(self._waiting, (record.due, record.pqid, record))
         self._pause = read_pause(store)
         previous = json.loads(store.get_meta(DELIVERY_KEY) or "{}")
-        self.delivered_total: int = previous.get("delivered_total", 0)
+        self.delivered_total = int(store.get_meta(DELIVERED_KEY) or previous.get("delivered_total", 0))
         self._last_success: str | None = previous.get("last_success_at")
         self._last_error: str | None = previous.get("last_error")
         self._last_tick = clock()
@@ -344,6 +346,7 @@ class Deliverer:
         if writes.acks:
             tx.ack("payloads", writes.acks)
             retry_state.forget(tx, writes.acks)
+            tx.set_meta(DELIVERED_KEY, str(self.delivered_total + len(writes.acks)))
         for record in writes.retries:
             retry_state.save(tx, record)
         for pqid, letter in writes.buried:
