@@ -54,7 +54,6 @@ class HttpSender:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=concurrency),
             timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout),
-            auto_decompress=False,
         )
 
     async def send(self, payload_id: str, body: bytes) -> Attempt:

@@ -37,7 +37,11 @@ log = structlog.get_logger()
 PAUSE_KEY = "delivery_paused"
 # Written with every ack, so the total survives a SIGKILL between two flushes of the figures.
 DELIVERED_KEY = "delivery_delivered_total"
-STATS_EVERY = 2.0  # seconds between flushes of the figures queue-stats shows
+STATS_EVERY = 2.0  # seconds between looks at the figures queue-stats shows
+# An idle deliverer rewrites unchanged figures (and the clocks) only this often: every commit is an
+# fsync, and a Pi's SD card wears.
+HEARTBEAT_EVERY = 30.0
+_VOLATILE = ("updated_at", "breaker_open_s")  # change every time; not a reason to write
 PAUSE_POLL = 1.0  # how often a paused deliverer looks for `--resume`
 WAIT_SLICE = 0.05  # longest a step waits for a request to finish (the runner checks for signals between)
 
@@ -133,6 +137,7 @@ class Deliverer:
         self._last_error: str | None = previous.get("last_error")
         self._last_tick = clock()
         self._next_flush = 0.0
+        self._last_written: tuple[dict[str, Any], float] | None = None  # (stable figures, monotonic time)
         self._next_pause_poll = 0.0
         self.delivered_this_run = 0
         if records:
@@ -371,7 +376,8 @@ class Deliverer:
         next_retry = None
         if self._waiting:
             wait = max(0.0, self._waiting[0][0] - self.clocks.run)
-            next_retry = _iso(datetime.fromtimestamp(self._wall().timestamp() + wait, UTC))
+            # Whole seconds: the estimate must not change from one look to the next while nothing happens.
+            next_retry = _iso(datetime.fromtimestamp(round(self._wall().timestamp() + wait), UTC))
         return {
             "delivered_total": self.delivered_total,
             "last_success_at": self._last_success,
@@ -391,9 +397,15 @@ class Deliverer:
         if now < self._next_flush and not force:
             return
         self._next_flush = now + STATS_EVERY
+        figures = self.figures(now)
+        stable = {k: v for k, v in figures.items() if k not in _VOLATILE}
+        if (not force and self._last_written is not None and self._last_written[0] == stable
+                and now - self._last_written[1] < HEARTBEAT_EVERY):
+            return
         with self.store.transaction() as tx:
-            tx.set_meta(DELIVERY_KEY, json.dumps(self.figures(now)))
+            tx.set_meta(DELIVERY_KEY, json.dumps(figures))
             self.clocks.save(tx)
+        self._last_written = (stable, now)
 
     def drained(self) -> bool:
         """Nothing queued, in flight or waiting for a retry."""
