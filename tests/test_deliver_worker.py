@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.delivery import dead, retry_state
 from pipeline.delivery.breaker import State
@@ -32,12 +36,14 @@ class ScriptedSender:
     def __init__(self, default: int | None = 204, script: dict[str, list[int | None]] | None = None) -> None:
         self.default, self.script, self.sent = default, script or {}, Counter[str]()
         self.bodies: list[bytes] = []
+        self.answers: list[tuple[str, int | None]] = []
 
     async def send(self, payload_id: str, body: bytes) -> Attempt:
         self.sent[payload_id] += 1
         self.bodies.append(body)
         queue = self.script.get(payload_id)
         status = queue.pop(0) if queue else self.default
+        self.answers.append((payload_id, status))
         return Attempt(status, error="ClientConnectorError: refused" if status is None else None,
                        snippet="" if status == 204 else "nope")
 
@@ -147,3 +153,41 @@ def test_413_dead_letters_at_once_and_410_pauses_persistently(tmp_path: Path) ->
     assert read_pause(d.store) is not None and not d.drained()
     assert "job_later" not in sender.sent
     asyncio.run(d.close())
+
+
+answers = st.lists(st.sampled_from([204, 200, 503, 429, 408, None, 400, 404, 302, 413]), max_size=8)
+
+
+@settings(max_examples=40, deadline=None)
+@given(scripts=st.lists(answers, min_size=1, max_size=12))
+def test_every_payload_ends_delivered_or_dead_never_both_never_lost(scripts: list[list[int | None]]) -> None:
+    """Whatever the endpoint answers, each payload is acked once after a 2xx or kept as a dead letter."""
+    ids = [f"job_{i}" for i in range(len(scripts))]
+    script = {i: list(s) for i, s in zip(ids, scripts, strict=True)}
+    with tempfile.TemporaryDirectory() as tmp:
+        state = Path(tmp)
+        put_payloads(state, ids)
+        sender, clock = ScriptedSender(default=204, script={k: list(v) for k, v in script.items()}), FakeClock()
+        d = _deliverer(state, sender, clock, schedule=(0.5, 0.5), max_age=1e9)
+
+        async def until_drained() -> None:
+            for _ in range(5000):
+                await d.step()
+                await asyncio.sleep(0)
+                clock.now += 0.1
+                if d.drained():
+                    return
+            raise AssertionError("never drained")
+
+        asyncio.run(until_drained())
+        letters = {x.letter.payload_id: x.letter for x in dead.read_all(d.store)}
+        delivered_total = d.delivered_total
+        asyncio.run(d.close())
+    ok = Counter(payload_id for payload_id, status in sender.answers if status is not None and status < 300)
+    assert set(ok.values()) <= {1}  # acked after its first 2xx, never sent again
+    assert set(ok).isdisjoint(letters) and set(ok) | set(letters) == set(ids)
+    assert delivered_total == len(ok)
+    for payload_id, letter in letters.items():
+        # With an endless max age only a refusal (3xx, 4xx other than 408/429) can kill a payload.
+        assert any(a is not None and 300 <= a < 500 and a not in (408, 429) for a in script[payload_id])
+        assert letter.reason in ("rejected", "too_large")
