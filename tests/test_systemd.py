@@ -57,7 +57,9 @@ def test_services_carry_the_required_directives(rendered: dict[str, str], tmp_pa
         assert one["WorkingDirectory"] == str(ROOT) and one["User"] == getpass.getuser(), name
         assert shlex.split(one["ExecStart"]) == [str(BIN / name.removeprefix("finops-").removesuffix(".service"))]
         # The sandbox lets the program write exactly the folder it is told to use.
-        assert one["ReadWritePaths"] == str(tmp_path / "state") and one["Environment"] == f"STATE_DIR={tmp_path}/state"
+        state = str(tmp_path / "state")
+        assert one["ReadWritePaths"] == one["RequiresMountsFor"] == state, name
+        assert one["Environment"] == f"STATE_DIR={state}", name
         assert (one["ProtectSystem"], one["ProtectHome"]) == ("strict", "read-only"), name
         assert one["NoNewPrivileges"] == "yes" and one["PrivateTmp"] == "yes" and one["MemoryMax"], name
         assert "EnvironmentFile" not in unit and one["PartOf"] == TARGET, name
