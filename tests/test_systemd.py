@@ -12,7 +12,7 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -117,14 +117,20 @@ def receive(sock: socket.socket) -> tuple[int, list[str]] | None:
     return pids[0], data.decode().splitlines()
 
 
-def start_exec(unit_text: str, env: dict[str, str], **extra: str) -> subprocess.Popen[bytes]:
+# A mount namespace in which the checkout is read-only, as ProtectHome=read-only makes it. `unshare`
+# without --fork and the `exec` keep the pid, so the process that notifies is still the one started.
+READ_ONLY_CHECKOUT = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                      'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"', str(ROOT)]
+
+
+def start_exec(unit_text: str, env: dict[str, str], wrap: Sequence[str] = (), **extra: str) -> subprocess.Popen[bytes]:
     """Start the unit's ExecStart= verbatim, in its WorkingDirectory= with its Environment=, as systemd does."""
     unit = parse_unit(unit_text)
     env = {**env, **dict(item.split("=", 1) for item in unit["Environment"]), **extra}
     log = Path(env["STATE_DIR"]).parent / "stderr.log"
     with log.open("ab") as stderr:
-        return subprocess.Popen(shlex.split(unit["ExecStart"][-1]), cwd=unit["WorkingDirectory"][-1], env=env,
-                                stdout=subprocess.DEVNULL, stderr=stderr)
+        return subprocess.Popen([*wrap, *shlex.split(unit["ExecStart"][-1])], cwd=unit["WorkingDirectory"][-1],
+                                env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
 
 def collect_until(sock: socket.socket, proc: subprocess.Popen[bytes], done: str, count: int = 1) -> list[str]:
@@ -143,16 +149,8 @@ def collect_until(sock: socket.socket, proc: subprocess.Popen[bytes], done: str,
     return seen
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_exec_start_notifies_ready_watchdog_and_stopping(role: str, rendered: dict[str, str],
-                                                         env: dict[str, str],
-                                                         notify_socket: tuple[socket.socket, str]) -> None:
-    """The process systemd starts sends READY=1 once its queues exist, keeps pinging, and stops cleanly."""
-    sock, path = notify_socket
-    state = Path(parse_unit(rendered[f"finops-{role}.service"])["ReadWritePaths"][0])
-    # A 0.3 s watchdog makes the worker ping every 0.1 s, so several pings arrive while it idles.
-    proc = start_exec(rendered[f"finops-{role}.service"], env, NOTIFY_SOCKET=path, WATCHDOG_USEC="300000",
-                      SCALE_FACTOR="720")
+def notify_cycle(sock: socket.socket, proc: subprocess.Popen[bytes], state: Path) -> None:
+    """READY=1 once the queues exist, repeated WATCHDOG=1, then STOPPING=1 and exit 0 on SIGTERM."""
     try:
         first = collect_until(sock, proc, "READY=1")
         assert (state / "queues.db").is_file(), "READY=1 came before the queues were open"
@@ -164,6 +162,31 @@ def test_exec_start_notifies_ready_watchdog_and_stopping(role: str, rendered: di
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_exec_start_notifies_ready_watchdog_and_stopping(role: str, rendered: dict[str, str],
+                                                         env: dict[str, str],
+                                                         notify_socket: tuple[socket.socket, str]) -> None:
+    """The process systemd starts sends READY=1 once its queues exist, keeps pinging, and stops cleanly."""
+    sock, path = notify_socket
+    unit_text = rendered[f"finops-{role}.service"]
+    # A 0.3 s watchdog makes the worker ping every 0.1 s, so several pings arrive while it idles.
+    proc = start_exec(unit_text, env, NOTIFY_SOCKET=path, WATCHDOG_USEC="300000", SCALE_FACTOR="720")
+    notify_cycle(sock, proc, Path(parse_unit(unit_text)["ReadWritePaths"][0]))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_exec_start_runs_with_the_checkout_read_only(role: str, rendered: dict[str, str], env: dict[str, str],
+                                                     notify_socket: tuple[socket.socket, str]) -> None:
+    """The sandbox makes the checkout (and .venv) read-only; every worker must still run and stop cleanly."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or subprocess.run(
+            [*READ_ONLY_CHECKOUT, "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("mounting the checkout read-only needs root and unshare")
+    sock, path = notify_socket
+    unit_text = rendered[f"finops-{role}.service"]
+    proc = start_exec(unit_text, env, READ_ONLY_CHECKOUT, NOTIFY_SOCKET=path, WATCHDOG_USEC="300000")
+    notify_cycle(sock, proc, Path(parse_unit(unit_text)["ReadWritePaths"][0]))
 
 
 @pytest.mark.parametrize("role", ROLES)
