@@ -7,7 +7,6 @@ root-owned file ends up in the checkout.
 
 from __future__ import annotations
 
-import getpass
 import os
 import pwd
 import re
@@ -65,25 +64,28 @@ def _service_user(given: str | None) -> str:
         return given
     if os.geteuid() == 0 and os.environ.get("SUDO_USER"):
         return os.environ["SUDO_USER"]
-    return getpass.getuser()
+    return _me()
+
+
+def _me() -> str:
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 class Host:
     """Runs the installation's commands, each echoed first: as root (sudo when needed) or as the user."""
 
     def __init__(self, user: str) -> None:
-        me = pwd.getpwuid(os.geteuid()).pw_name
         self.root_prefix = [] if os.geteuid() == 0 else ["sudo"]
-        if user == me:
+        if user == _me():
             self.user_prefix: list[str] = []
         elif os.geteuid() == 0:
             self.user_prefix = ["runuser", "-u", user, "--"]
         else:
             self.user_prefix = ["sudo", "-u", user, "--"]
 
-    def as_root(self, *argv: str, quiet: bool = False) -> int:
-        """Run a privileged command; `quiet` is for probes whose failure is an answer, not an error."""
-        return _call([*self.root_prefix, *argv], quiet=quiet)
+    def as_root(self, *argv: str) -> int:
+        """Run a privileged command."""
+        return _call([*self.root_prefix, *argv])
 
     def as_user(self, *argv: str) -> int:
         """Run a command as the service user."""
@@ -114,7 +116,8 @@ def install(units: Mapping[str, str], unit_dir: Path, state_dir: Path, host: Hos
             files.append(str(Path(tmp) / name))
         if host.as_root("install", "-m", "0644", *files, str(unit_dir)) != 0:
             return 1
-    if (unit_dir / LEGACY).exists() or host.as_root("systemctl", "is-enabled", "--quiet", LEGACY, quiet=True) == 0:
+    # A probe whose failure is an answer ("not installed"), so it is neither echoed nor run as root.
+    if (unit_dir / LEGACY).exists() or _call(["systemctl", "is-enabled", "--quiet", LEGACY], quiet=True) == 0:
         print(f"install-systemd: disabling the older single {LEGACY} (its file is left in place)")
         if host.as_root("systemctl", "disable", "--now", LEGACY) != 0:
             return 1
@@ -146,6 +149,8 @@ def main() -> int:
     if args.dry_run:
         for name, text in units.items():
             print(f"# ---- {args.unit_dir / name} ----\n{text}")
+        print(f"# without --dry-run: .venv and {cfg.state_dir} made as {user}, these units installed, an older "
+              f"{LEGACY} disabled, systemctl daemon-reload, systemctl enable {TARGET}")
         return 0
     return install(units, args.unit_dir, cfg.state_dir, Host(user))
 
