@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -96,11 +97,19 @@ def _call(argv: Sequence[str], *, quiet: bool = False) -> int:
     if not quiet:
         print("+ " + " ".join(argv), flush=True)
     out = subprocess.DEVNULL if quiet else None
-    return subprocess.call(argv, stdout=out, stderr=out)
+    try:
+        return subprocess.call(argv, stdout=out, stderr=out)
+    except OSError as exc:  # no sudo, no runuser
+        if not quiet:
+            print(f"install-systemd: cannot run {argv[0]}: {exc.strerror}", file=sys.stderr)
+        return 127
 
 
 def install(units: Mapping[str, str], unit_dir: Path, state_dir: Path, host: Host) -> int:
     """Prepare as the user, copy the units, retire the legacy unit, reload and enable the target."""
+    if shutil.which("systemctl") is None:
+        print("install-systemd: systemctl not found: this needs a system run by systemd", file=sys.stderr)
+        return 1
     # Makes or refreshes .venv as the service user and proves that user can read and run the checkout.
     if host.as_user(str(ROOT / "bin" / "scheduler"), "--version") != 0:
         print("install-systemd: the service user cannot run bin/scheduler from this checkout "
