@@ -107,9 +107,6 @@ def _call(argv: Sequence[str], *, quiet: bool = False) -> int:
 
 def install(units: Mapping[str, str], unit_dir: Path, state_dir: Path, host: Host) -> int:
     """Prepare as the user, copy the units, retire the legacy unit, reload and enable the target."""
-    if shutil.which("systemctl") is None:
-        print("install-systemd: systemctl not found: this needs a system run by systemd", file=sys.stderr)
-        return 1
     # Makes or refreshes .venv as the service user and proves that user can read and run the checkout.
     if host.as_user(str(ROOT / "bin" / "scheduler"), "--version") != 0:
         print("install-systemd: the service user cannot run bin/scheduler from this checkout "
@@ -161,6 +158,9 @@ def main() -> int:
         print(f"# without --dry-run: .venv and {cfg.state_dir} made as {user}, these units installed, an older "
               f"{LEGACY} disabled, systemctl daemon-reload, systemctl enable {TARGET}")
         return 0
+    if shutil.which("systemctl") is None:
+        print("install-systemd: systemctl not found: this needs a system run by systemd", file=sys.stderr)
+        return 1
     return install(units, args.unit_dir, cfg.state_dir, Host(user))
 
 
