@@ -192,6 +192,7 @@ class GeminiEnricher:
         except Interrupted:
             raise
         except Exception as exc:  # connection errors, a 200 whose body is not JSON: never crash the worker
+            log.warning("enrich.request_error", error_type=type(exc).__name__, error=str(exc)[:300])
             raise self._failure(type(exc).__name__, None) from None
         self._down_since, self._attempt = None, 0
         usage = response.usage_metadata

@@ -19,7 +19,7 @@ _NAME = r"([a-z][a-z0-9]*(?:[-_.][a-z0-9]+)*)"
 _STOP = {"the", "our", "my", "a", "an", "whole", "entire", "same", "ml", "infra", "this", "that", "your", "main",
          "home", "head", "new", "other", "platform", "data", "gpu", "compute", "local", "can", "i", "we", "here",
          "please", "pls", "need", "needs", "is", "has", "hi", "hey", "and", "for", "to", "of", "on", "in", "with",
-         "would", "could", "will", "lead", "members", "budget", "account", "channel", "name", "id"}
+         "would", "could", "will", "as", "lead", "members", "budget", "account", "channel", "name", "id"}
 
 _COST_CENTER = re.compile(r"\bCC[- ]?(\d{3,5})\b", _I)
 _REGION = re.compile(
@@ -29,6 +29,7 @@ _TEAM = (
     re.compile(r"--team[= ]" + _NAME, _I),
     re.compile(r"\bteam *[:=] *" + _NAME, _I),
     re.compile(r"\b(?:the|our|my|from|on|for) +" + _NAME + r" +team\b", _I),
+    re.compile(r"(?:^|[,;(]) *" + _NAME + r" +team\b", _I | re.MULTILINE),
     re.compile(r"\bteam +" + _NAME, _I),
 )
 _PROJECT = (
@@ -57,8 +58,8 @@ _MODEL_SHAPES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...
     (re.compile(r"\btwo[ -]tower(?:[ -]recsys)?\b", _I), lambda m: "two-tower-recsys"),
     (re.compile(r"\bdiffusion[ -]unet\b|\bunet diffusion\b", _I), lambda m: "diffusion-unet"),
     (re.compile(r"\bin[ -]house[ -](lm|multimodal)\b", _I), lambda m: f"in-house-{m[1].lower()}"),
-    (re.compile(r"--model[= ]([\w.-]+)", _I), lambda m: m[1].lower().rstrip(".")),
-    (re.compile(r"\bmodel\s*[:=]\s*([\w.-]+)", _I), lambda m: m[1].lower().rstrip(".")),
+    (re.compile(r"--model[= ]([a-z][\w.-]*)", _I), lambda m: m[1].lower().rstrip(".")),
+    (re.compile(r"\bmodel\s*[:=]\s*([a-z][\w.-]*)", _I), lambda m: m[1].lower().rstrip(".")),
 )
 
 _NUM_WORD = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True))

@@ -40,7 +40,8 @@ class GeminiItem(BaseModel):
     model_family: str | None = None
     gpu_type: str | None = None
     gpu_count: int | None = Field(default=None, ge=1)
-    est_duration_hours: float | None = Field(default=None, gt=0)
+    # `ge`, not `gt`: Gemini's schema subset has no exclusiveMinimum (the SDK rejects it before sending).
+    est_duration_hours: float | None = Field(default=None, ge=0.01)
     priority: Priority | None = None
     spot_ok: bool | None = None
 

@@ -51,7 +51,7 @@ JOB_KEYWORDS: tuple[tuple[str, str], ...] = (
     ("inference_batch", r"inference|offline scoring|\bscoring\b|transcrib|embed(?:ding)?s? (?:job|run)"),
     ("notebook", r"notebook|jupyter|interactive|debug session|\bsandbox\b"),
     ("evaluation", r"\beval|benchmark"),
-    ("training", r"\btrain"),
+    ("training", r"\b(?:re)?train"),
 )
 
 # What each phrasing of a priority means; "not urgent" must be read before "urgent".
