@@ -129,7 +129,12 @@ class FakeGemini:
         """The aiohttp application (POST /{version}/models/{model}:generateContent)."""
         app = web.Application()
         app.router.add_post("/{version}/models/{model}", self.generate)
+        app.router.add_get("/__seen", self.report)
         return app
+
+    async def report(self, request: web.Request) -> web.Response:
+        """What a test in another process needs to know about the requests seen."""
+        return web.json_response([{"path": s.path, "api_key": s.api_key, "mode": s.mode} for s in self.seen])
 
     async def __aenter__(self) -> FakeGemini:
         self._runner = web.AppRunner(self.app(), access_log=None)
