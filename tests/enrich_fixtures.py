@@ -39,8 +39,8 @@ def make_intent(k: int, **fields: object) -> Intent:
     return Intent.model_validate(values)
 
 
-# Durations as the workload draws them: hundredths of an hour from minutes to two weeks.
-hours = st.one_of(st.integers(1, 33_600).map(lambda c: c / 100), st.sampled_from([0.5, 1.0, 1.5, 12.0, 24.0, 48.0]))
+# Durations as the workload draws them: thousandths of an hour, from a minute to two weeks.
+hours = st.one_of(st.integers(1, 336_000).map(lambda c: c / 1000), st.sampled_from([0.5, 1.0, 1.5, 12.0, 24.0, 48.0]))
 
 intents = st.builds(
     make_intent,

@@ -45,24 +45,45 @@ def _gpus(count: int, gpu: str, rng: random.Random) -> str:
     return rng.choice(options)
 
 
+def _human_duration(hours: float) -> tuple[float, str]:
+    """The duration as a person would round it, and its unit: minutes below 2 h, tenths to 10 h, then hours
+    (days when that is within 5 %). The parser reads back the rounded value: within a minute or 5 %."""
+    if hours < 2:
+        return max(1, round(hours * 60)) / 60, "min"
+    if hours < 10:
+        return round(hours, 1), "h"
+    days = round(hours / 24)
+    if hours >= 48 and abs(days * 24 - hours) <= 0.05 * hours:
+        return days * 24.0, "d"
+    return float(round(hours)), "h"
+
+
 def _hours(hours: float, rng: random.Random) -> str:
-    minutes = round(hours * 60, 6)
+    value, unit = _human_duration(hours)
+    approx = rng.choice(["~", "about ", "roughly ", "around "]) if abs(value - hours) > 1e-9 else ""
+    phrase = _duration_phrase(value, unit, rng)
+    if approx == "~" and not phrase[0].isdigit():  # "~an hour" is nobody's spelling
+        approx = "about "
+    return approx + phrase
+
+
+def _duration_phrase(value: float, unit: str, rng: random.Random) -> str:
     special = {0.5: ["half an hour", "30 min"], 1.0: ["an hour", "1h", "one hour"],
                1.5: ["an hour and a half", "90 minutes", "1h30"], 12.0: ["half a day", "12h", "12 hours"],
                24.0: ["a day", "24h", "a full day"], 36.0: ["a day and a half", "36h"]}
-    if hours in special:
-        return rng.choice(special[hours])
-    if hours >= 48 and hours % 24 == 0:
-        days = int(hours // 24)
+    if value in special:
+        return rng.choice(special[value])
+    if unit == "min":
+        minutes = round(value * 60)
+        return rng.choice([f"{minutes} minutes", f"{minutes} min", f"{minutes}m", f"{minutes} mins"])
+    if unit == "d":
+        days = round(value / 24)
         return rng.choice([f"{days} days", f"{days}d", f"{WORD_OF.get(days, days)} days"])
-    if minutes.is_integer() and minutes < 120:
-        return rng.choice([f"{int(minutes)} minutes", f"{int(minutes)} min", f"{int(minutes)}m",
-                           f"about {int(minutes)} minutes"])
-    options = [f"{hours:g}h", f"~{hours:g}h", f"about {hours:g} hours", f"{hours:g} hrs", f"roughly {hours:g}h"]
-    if hours.is_integer() and int(hours) in WORD_OF:
-        options.append(f"{WORD_OF[int(hours)]} hours")
-    if minutes.is_integer() and hours > 2 and not hours.is_integer():
-        options.append(f"{int(hours)}h{int(minutes) % 60:02d}")
+    options = [f"{value:g}h", f"{value:g} hours", f"{value:g} hrs"]
+    if value.is_integer() and int(value) in WORD_OF:
+        options.append(f"{WORD_OF[int(value)]} hours")
+    if not value.is_integer() and (value * 60).is_integer():
+        options.append(f"{int(value)}h{round(value * 60) % 60:02d}")
     return rng.choice(options)
 
 
