@@ -52,6 +52,8 @@ def _items(mode: str, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if mode == "wrong_ids":  # every other item names an intent that is not in the batch
         for item in items[::2]:
             item["intent_id"] += "-wrong"
+    elif mode == "shuffled":  # ids are what match items to intents, not positions
+        items.reverse()
     elif mode == "missing":
         items = items[:-1]
     elif mode == "extra":

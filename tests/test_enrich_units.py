@@ -40,6 +40,14 @@ def test_check_accepts_consistent_items_and_keeps_gemini_extraction() -> None:
     assert enriched.job.project is None  # the fake's text does not state the project
 
 
+def test_check_accepts_another_spelling_of_the_gpu_and_stores_the_catalog_one() -> None:
+    """"a100 80gb" is the intent's A100-80GB: accepted, and the payload carries the catalog spelling."""
+    intent = make_intent(0, gpu_type="A100-80GB")
+    item = dict(_item(_fact(0)), intent_id=intent.id, gpu_type="a100 80gb")
+    out = check_answer([intent], _answer(item), "STOP", "m")
+    assert out.accepted[intent.id].job.gpu_type == "A100-80GB"
+
+
 def test_check_refuses_each_kind_of_bad_item() -> None:
     """Inconsistent, duplicated and missing items are refused; unknown ids are reported as extra."""
     batch = [make_intent(k) for k in range(4)]

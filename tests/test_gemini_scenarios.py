@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from pipeline.queues import Store
+from pipeline.stats import collect
 from tests.gemini_harness import Outcome, run_scenario
 
 COUNT = 16  # two batches of 8
@@ -20,6 +22,9 @@ def _exactly_once(out: Outcome, count: int = COUNT) -> None:
         assert p["generator"]["model"] == ("gemini-2.5-flash-lite" if p["generator"]["enricher"] == "gemini"
                                            else "offline-templates-2")
         assert p["request"]["text"]
+        if p["generator"]["enricher"] == "gemini":  # the text written for this very intent
+            assert p["request"]["text"].startswith(f"{p['truth']['team']} team here: need {p['truth']['gpu_count']}x")
+            assert (p["job"]["gpu_count"], p["job"]["team"]) == (p["truth"]["gpu_count"], p["truth"]["team"])
 
 
 # (modes the fake answers with in turn, requests expected, Gemini-written, offline-written)
@@ -34,6 +39,7 @@ SCENARIOS = {
     "wrong_ids_twice": (["wrong_ids", "wrong_ids"], 3, 14, 2),
     "missing_item_twice": (["missing", "missing"], 3, 15, 1),
     "extra_item": (["extra"], 2, 16, 0),
+    "shuffled_items": (["shuffled"], 2, 16, 0),
     "duplicated_item": (["duplicate"], 3, 16, 0),
     "inconsistent_item_twice": (["inconsistent", "inconsistent"], 3, 15, 1),
     "invalid_item": (["invalid"], 3, 16, 0),
@@ -128,3 +134,5 @@ def test_stats_are_persisted_with_the_payloads(tmp_path: Path) -> None:
     assert s.requests_total == 2 and s.tokens_in > 0 and s.tokens_out > 0
     assert s.est_cost_usd == pytest.approx((s.tokens_in * 1.0 + s.tokens_out * 2.0) / 1e6)
     assert s.gemini_written == COUNT
+    shown = collect(Store(tmp_path), 720.0)["enricher"]  # what bin/queue-stats --json prints
+    assert (shown["requests_today"], shown["tokens_in"], shown["fallbacks"]) == (2, s.tokens_in, 0)

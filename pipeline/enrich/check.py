@@ -93,7 +93,9 @@ def check_answer(intents: Sequence[Intent], text: str | None, finish_reason: str
         if (wrong := mismatch(intent, item)) is not None:
             out.refused[key] = f"inconsistent:{wrong}"
             continue
-        job = JobFields.model_validate(item.model_dump(exclude={"intent_id", "request_text"}))
+        # The GPU in the catalog's spelling ("A100 80GB" -> "A100-80GB"), as the offline parser gives it.
+        job = JobFields.model_validate({**item.model_dump(exclude={"intent_id", "request_text"}),
+                                        "gpu_type": _gpu(item.gpu_type)})
         request = Request(text=item.request_text.strip(), channel=intent.channel, author=intent.author)
         out.accepted[key] = Enriched(intent, request, job, "gemini", model)
     for intent in intents:
