@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,10 @@ def seed_intents(state_dir: Path, settings: Settings, count: int) -> list[str]:
 
 
 def run_scenario(state_dir: Path, modes: list[str], count: int = 16, *, default: str = "ok",
-                 stop_after_payloads: int | None = None, **overrides: Any) -> Outcome:
-    """Seed `count` intents, run the enricher (draining) against a fake scripted with `modes`."""
+                 stop_after_payloads: int | None = None, stop_after_requests: int | None = None,
+                 **overrides: Any) -> Outcome:
+    """Seed `count` intents, run the enricher (draining) against a fake scripted with `modes`; optionally
+    request a stop (as SIGTERM does) once that many payloads are stored or requests were answered."""
 
     async def main() -> Outcome:
         async with FakeGemini(modes=list(modes), default=default) as fake:
@@ -67,8 +70,10 @@ def run_scenario(state_dir: Path, modes: list[str], count: int = 16, *, default:
             life = Lifecycle(Notifier(None))
             worker = EnricherWorker(store, GeminiEnricher(settings, life, EnricherStats()),
                                     batch_size=settings.enrich_batch_size)
-            if stop_after_payloads is not None:
-                asyncio.get_running_loop().create_task(_stop_when(store, life, stop_after_payloads))
+            if stop_after_payloads is not None or stop_after_requests is not None:
+                payloads, requests = stop_after_payloads or 0, stop_after_requests or 0
+                asyncio.get_running_loop().create_task(_stop_when(
+                    life, lambda: store.counts("payloads")["ready"] >= payloads and len(fake.seen) >= requests))
             await run(worker, life, drain=True)
         check = Store(state_dir)
         rows = check.query("SELECT data FROM ack_queue_payloads ORDER BY _id")
@@ -80,8 +85,8 @@ def run_scenario(state_dir: Path, modes: list[str], count: int = 16, *, default:
     return asyncio.run(main())
 
 
-async def _stop_when(store: Store, life: Lifecycle, payloads: int) -> None:
-    while store.counts("payloads")["ready"] < payloads:
+async def _stop_when(life: Lifecycle, reached: Callable[[], bool]) -> None:
+    while not reached():
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.05)  # let the worker enter its next wait
     life.request_stop()

@@ -127,6 +127,15 @@ def test_wait_policy_keeps_intents_queued_and_stop_ends_the_wait(tmp_path: Path)
     assert out.intents_left == 16 and out.stats.fallbacks == 0
 
 
+def test_wait_policy_outlasts_an_outage_without_going_offline(tmp_path: Path) -> None:
+    """FALLBACK=wait, Gemini down past GEMINI_MAX_WAIT: it keeps retrying, says so once, writes nothing offline."""
+    with capture_logs() as logs:
+        out = run_scenario(tmp_path, [], default="503", enrich_fallback="wait", gemini_max_wait=0.05,
+                           stop_after_requests=6)
+    assert out.payloads == [] and out.intents_left == COUNT and out.stats.fallbacks == 0
+    assert [e["fallback"] for e in logs if e["event"] == "enrich.gemini_unavailable"] == ["wait"]
+
+
 def test_stats_are_persisted_with_the_payloads(tmp_path: Path) -> None:
     """Tokens and the dollar estimate are counted from usageMetadata at the configured prices."""
     out = run_scenario(tmp_path, [], gemini_price_in=1.0, gemini_price_out=2.0)

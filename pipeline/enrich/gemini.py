@@ -85,6 +85,8 @@ class GeminiEnricher:
         self._down_since: float | None = None  # first failure of the current outage
         self._skip_until = 0.0  # after an outage past GEMINI_MAX_WAIT (fallback offline): probe again then
         self._attempt = 0
+        self._quota_reported = ""  # the quota day whose exhaustion was logged
+        self._outage_reported = False
         base_url = str(settings.gemini_base_url).rstrip("/") if settings.gemini_base_url else None
         self._client = genai.Client(
             api_key=settings.gemini_api_key.get_secret_value(),
@@ -135,8 +137,11 @@ class GeminiEnricher:
             self.stats.roll_day(quota_day(self._wall()))
             wait = self.limiter.wait_time(estimate, self.stats.requests_today)
             if wait is None:
+                if self._quota_reported != self.stats.day:  # once per quota day, not once per batch
+                    self._quota_reported = self.stats.day
+                    log.warning("enrich.daily_quota_spent", rpd=self.settings.gemini_rpd,
+                                fallback=self.settings.enrich_fallback)
                 if offline:
-                    log.warning("enrich.daily_quota_spent", rpd=self.settings.gemini_rpd, fallback="offline")
                     return None
                 wait = min(QUOTA_POLL, seconds_to_quota_reset(self._wall()))
                 log.info("enrich.quota_wait", reason="daily", wait_s=round(wait, 1))
@@ -168,6 +173,9 @@ class GeminiEnricher:
             log.error("enrich.gemini_unavailable", reason=exc.reason, fallback="offline",
                       probe_again_in_s=self.settings.gemini_max_wait)
             return False
+        if too_long and not self._outage_reported:  # ENRICH_FALLBACK=wait: say so once per outage
+            self._outage_reported = True
+            log.error("enrich.gemini_unavailable", reason=exc.reason, fallback="wait")
         await self._sleep(exc.delay)
         return True
 
@@ -194,7 +202,7 @@ class GeminiEnricher:
         except Exception as exc:  # connection errors, a 200 whose body is not JSON: never crash the worker
             log.warning("enrich.request_error", error_type=type(exc).__name__, error=str(exc)[:300])
             raise self._failure(type(exc).__name__, None) from None
-        self._down_since, self._attempt = None, 0
+        self._down_since, self._attempt, self._outage_reported = None, 0, False
         usage = response.usage_metadata
         tokens_in = (usage.prompt_token_count or 0) if usage else 0
         tokens_out = ((usage.candidates_token_count or 0) + (usage.thoughts_token_count or 0)) if usage else 0
