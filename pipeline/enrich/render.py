@@ -116,6 +116,28 @@ _GREETING = {
     "japan": ["お疲れ様です! ", "Hi all, ", ""], "europe": ["Moin! ", "Hallo, ", "Hi all, "],
     "india": ["Hi team, ", "Hello all, ", ""], "default": ["hey! ", "hi folks, ", "yo, ", ""],
 }
+# Why a team wants it, in its own words; keyed by a part of the team's name (profiles name teams freely).
+# None of these words means anything to the parser.
+_REASON = {
+    "speech": ["for the ASR stack", "before the voice release"],
+    "vision": ["for the image side", "for the new camera data"],
+    "multimodal": ["for the captioning demo"],
+    "ads": ["before the next A/B readout"],
+    "recommend": ["before the next A/B readout", "for the feed refresh"],
+    "search": ["for the relevance review"],
+    "rank": ["for the relevance review"],
+    "risk": ["for the model-risk review"],
+    "fraud": ["for the chargeback spike"],
+    "robot": ["for the sim rollouts"],
+    "foundation": ["for the next checkpoint"],
+    "research": ["for the paper deadline"],
+    "nlp": ["for the next checkpoint"],
+    "platform": ["for the fleet dashboard"],
+    "ops": ["for the release gate"],
+    "support": ["for the customer queue"],
+    "document": ["for the customer queue"],
+    "data": ["for the weekly forecast"],
+}
 _TYPOS = {"please": ["pls", "plese"], "need": ["ned", "neeed"], "thanks": ["thx", "thansk"],
           "could": ["cuold"], "would": ["woudl"], "tomorrow": ["tommorow"]}
 
@@ -182,6 +204,11 @@ class _Facts:
     def greeting(self) -> str:
         return self.pick(_GREETING.get(self.i.office, _GREETING["default"]))
 
+    def reason(self) -> str:
+        """A team's own reason, sometimes (", for the ASR stack")."""
+        options = [r for key, reasons in _REASON.items() if key in self.i.team for r in reasons]
+        return f", {self.pick(options)}" if options and self.rng.random() < 0.5 else ""
+
 
 def _sentence(*parts: str) -> str:
     """Join the non-empty parts into one sentence."""
@@ -193,9 +220,9 @@ def _slack(f: _Facts) -> str:
     voice = f.rng.randrange(4)
     if voice == 0:
         return (f"{f.greeting()}can I get {f.gpus()} for {f.hours()}? it's {f.job()} of {f.model()} for "
-                f"{f.project()}." + _sentence(f.team(), f.priority(), f.spot(0.5), f.region(0.3)))
+                f"{f.project()}{f.reason()}." + _sentence(f.team(), f.priority(), f.spot(0.5), f.region(0.3)))
     if voice == 1:
-        return (f"{f.team()} here - need {f.gpus()} ({f.hours()}) for {f.job()} on {f.model()}."
+        return (f"{f.team()} here - need {f.gpus()} ({f.hours()}) for {f.job()} on {f.model()}{f.reason()}."
                 + _sentence(f.priority(), f.spot(0.6), f.cost_center(0.3)))
     if voice == 2:
         return (f"quick ask: {f.job()} of {f.model()}, {f.gpus()}, {f.hours()}."
@@ -223,7 +250,7 @@ def _email(f: _Facts) -> str:
     voice = f.rng.randrange(2)
     if voice == 0:
         body = (f"Hi infra,\n\nOn behalf of {f.team()}, could you allocate {f.gpus()} for {f.hours()}? We plan "
-                f"{f.job()} of {f.model()} for {f.project()}." + _sentence(f.priority(), f.cost_center(0.8))
+                f"{f.job()} of {f.model()} for {f.project()}{f.reason()}." + _sentence(f.priority(), f.cost_center(0.8))
                 + _sentence(f.spot(0.5), f.region(0.4)))
     else:
         body = (f"Hello,\n\nI would like to book {f.gpus()} ({f.hours()}) for {f.job()} on {f.model()}, "
