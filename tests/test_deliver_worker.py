@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 
 from pipeline.delivery import dead, retry_state
 from pipeline.delivery.breaker import State
+from pipeline.delivery.outcomes import read_pause
 from pipeline.delivery.sender import Attempt
 from pipeline.queues import Store
-from pipeline.workers.deliverer import Deliverer, Tuning, read_pause
+from pipeline.workers.deliverer import Deliverer, Tuning
 from tests.delivery_support import put_payloads
 
 

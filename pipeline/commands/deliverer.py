@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 
 from pipeline.commands import _cli
+from pipeline.delivery.outcomes import lift_pause
 from pipeline.delivery.sender import HttpSender
 from pipeline.queues import open_readonly
-from pipeline.workers.deliverer import Deliverer, Tuning, lift_pause
+from pipeline.workers.deliverer import Deliverer, Tuning
 from pipeline.workers.runner import Lifecycle
 
 DEFAULT_DRAIN_TIMEOUT = 300.0

@@ -15,28 +15,26 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import structlog
 
-from pipeline.delivery import dead, retry_state
+from pipeline.delivery import outcomes, retry_state
 from pipeline.delivery.breaker import Breaker, Gate, State
 from pipeline.delivery.metrics import Window
+from pipeline.delivery.outcomes import Batch, read_pause
 from pipeline.delivery.policy import DeadReason, Decision, Kind, classify, decide, parse_retry_after
 from pipeline.delivery.retry_state import RetryRecord
 from pipeline.delivery.sender import Attempt
 from pipeline.errors import DeliveryPausedError, EndpointDownError
 from pipeline.models import DeadLetter
-from pipeline.queues import Store, Tx
+from pipeline.queues import Store
 from pipeline.stats import DELIVERY_KEY
 
 log = structlog.get_logger()
 
-PAUSE_KEY = "delivery_paused"
-# Written with every ack, so the total survives a SIGKILL between two flushes of the figures.
-DELIVERED_KEY = "delivery_delivered_total"
 STATS_EVERY = 2.0  # seconds between looks at the figures queue-stats shows
 # An idle deliverer rewrites unchanged figures (and the clocks) only this often: every commit is an
 # fsync, and a Pi's SD card wears.
@@ -72,16 +70,6 @@ class _Item:
     record: RetryRecord | None = None
 
 
-@dataclass(slots=True)
-class _Writes:
-    """The database side of one batch of outcomes, committed together."""
-
-    acks: list[int] = field(default_factory=list)
-    retries: list[RetryRecord] = field(default_factory=list)
-    buried: list[tuple[int, DeadLetter]] = field(default_factory=list)
-    pause: str | None = None
-
-
 def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
@@ -92,22 +80,6 @@ def _payload_id(body: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return value if isinstance(value, str) and value else None
-
-
-def read_pause(store: Store) -> dict[str, Any] | None:
-    """The persisted 410 pause, or None."""
-    raw = store.get_meta(PAUSE_KEY)
-    value = json.loads(raw) if raw else None
-    return value if isinstance(value, dict) else None
-
-
-def lift_pause(store: Store) -> dict[str, Any] | None:
-    """Clear the pause (what `--resume` does); returns the pause that was lifted, if any."""
-    with store.transaction() as tx:
-        raw = tx.execute("SELECT value FROM pipeline_meta WHERE key = ?", (PAUSE_KEY,)).fetchone()
-        tx.set_meta(PAUSE_KEY, "null")
-    value = json.loads(raw[0]) if raw else None
-    return value if isinstance(value, dict) else None
 
 
 class Deliverer:
@@ -125,14 +97,14 @@ class Deliverer:
         self._tasks: dict[asyncio.Task[Attempt], tuple[_Item, bool]] = {}
         self._fresh: deque[_Item] = deque()  # taken from the queue, never attempted
         self._waiting: list[tuple[float, int, RetryRecord]] = []  # heap on (due, pqid)
-        self._unwritten: _Writes | None = None  # outcomes whose commit failed (disk full): retried first
+        self._unwritten: Batch | None = None  # outcomes whose commit failed (disk full): retried first
         self._window = Window()
         self.clocks, records = retry_state.open_state(store)
         for record in records:
             heapq.heappush(self._waiting, (record.due, record.pqid, record))
         self._pause = read_pause(store)
         previous = json.loads(store.get_meta(DELIVERY_KEY) or "{}")
-        self.delivered_total = int(store.get_meta(DELIVERED_KEY) or previous.get("delivered_total", 0))
+        self.delivered_total = outcomes.delivered_total(store) or previous.get("delivered_total", 0)
         self._last_success: str | None = previous.get("last_success_at")
         self._last_error: str | None = previous.get("last_error")
         self._last_tick = clock()
@@ -234,7 +206,7 @@ class Deliverer:
             else:
                 self._fresh.append(_Item(row.pqid, payload_id, row.data))
         if unreadable:
-            self._commit(_Writes(buried=unreadable))
+            self._commit(Batch(buried=unreadable))
 
     # -- finishing requests -------------------------------------------------------------------------
 
@@ -246,7 +218,7 @@ class Deliverer:
         done = [task for task in self._tasks if task.done()]
         if not done:
             return False
-        writes = _Writes()
+        writes = Batch()
         now = self._clock()
         for task in done:
             item, probe = self._tasks.pop(task)
@@ -254,7 +226,7 @@ class Deliverer:
         self._commit(writes)
         return True
 
-    def _outcome(self, item: _Item, probe: bool, attempt: Attempt, now: float, writes: _Writes) -> None:
+    def _outcome(self, item: _Item, probe: bool, attempt: Attempt, now: float, writes: Batch) -> None:
         kind = classify(attempt.status)
         self._window.add(now, ok=kind is Kind.DELIVERED, latency=attempt.latency)
         error = attempt.error or f"HTTP {attempt.status}"
@@ -292,7 +264,7 @@ class Deliverer:
                           retry_after=retry_after, unit=self._rng.random())
         self._apply(item, decision, attempt, writes, attempts=attempts, failing_since=failing_since)
 
-    def _apply(self, item: _Item, decision: Decision, attempt: Attempt, writes: _Writes, *, attempts: int,
+    def _apply(self, item: _Item, decision: Decision, attempt: Attempt, writes: Batch, *, attempts: int,
                failing_since: float) -> None:
         wall = _iso(self._wall())
         if decision.action == "deliver":
@@ -327,18 +299,18 @@ class Deliverer:
         else:
             heapq.heappush(self._waiting, (item.record.due, item.pqid, item.record))
 
-    def _pause_for(self, item: _Item, writes: _Writes) -> None:
+    def _pause_for(self, item: _Item, writes: Batch) -> None:
         if self._pause is None:
             self._pause = {"since": _iso(self._wall()), "status": 410, "payload_id": item.payload_id}
-            writes.pause = json.dumps(self._pause)
+            writes.pause = self._pause
             log.error("delivery.paused", **self._pause,
                       hint="the endpoint answered 410 Gone; fix it, then run bin/deliverer --resume")
             self._next_flush = 0.0
 
-    def _commit(self, writes: _Writes) -> None:
+    def _commit(self, writes: Batch) -> None:
         try:
             with self.store.transaction() as tx:
-                self._write(tx, writes)
+                outcomes.write(tx, writes, self.clocks, self.delivered_total)
         except BaseException:
             self._unwritten = writes
             raise
@@ -346,19 +318,6 @@ class Deliverer:
             heapq.heappush(self._waiting, (record.due, record.pqid, record))
         self.delivered_total += len(writes.acks)
         self.delivered_this_run += len(writes.acks)
-
-    def _write(self, tx: Tx, writes: _Writes) -> None:
-        if writes.acks:
-            tx.ack("payloads", writes.acks)
-            retry_state.forget(tx, writes.acks)
-            tx.set_meta(DELIVERED_KEY, str(self.delivered_total + len(writes.acks)))
-        for record in writes.retries:
-            retry_state.save(tx, record)
-        for pqid, letter in writes.buried:
-            dead.bury(tx, pqid, letter)
-        if writes.pause is not None:
-            tx.set_meta(PAUSE_KEY, writes.pause)
-        self.clocks.save(tx)
 
     # -- pause, figures, drain ----------------------------------------------------------------------
 
