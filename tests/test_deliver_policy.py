@@ -153,3 +153,17 @@ def test_retry_after_holds_the_endpoint_even_when_closed() -> None:
     breaker.hold(10.0, 30.0)
     assert breaker.gate(39.9) is Gate.WAIT
     assert breaker.gate(40.0) is Gate.SEND
+
+
+def test_an_abandoned_probe_leaves_the_breaker_open() -> None:
+    """A probe cancelled at shutdown reports the breaker open again, not half-open forever."""
+    breaker = Breaker((1.0, 10.0))
+    for _ in range(THRESHOLD):
+        breaker.failed(0.0, 0.5, probe=False, answered=True)
+    breaker.probe_started()
+    assert breaker.state is State.HALF_OPEN
+    breaker.probe_abandoned()
+    assert (breaker.state, breaker.gate(1.0)) == (State.OPEN, Gate.PROBE)
+    breaker.answered()
+    breaker.probe_abandoned()  # nothing in flight: a closed breaker stays closed
+    assert breaker.gate(1.0) is Gate.SEND

@@ -72,6 +72,11 @@ class Breaker:
         """The single probe is on its way."""
         self.state = State.HALF_OPEN
 
+    def probe_abandoned(self) -> None:
+        """The probe was cancelled unanswered (shutdown): the endpoint is as unknown as before it."""
+        if self.state is State.HALF_OPEN:
+            self.state = State.OPEN
+
     def answered(self) -> None:
         """The endpoint answered with something other than a transient failure: close."""
         self.state, self.opened_at, self._backoff = State.CLOSED, None, self.base

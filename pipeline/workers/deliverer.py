@@ -387,6 +387,7 @@ class Deliverer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self.breaker.probe_abandoned()  # else a stopped deliverer would report a probe forever in flight
         try:
             self._flush(self._tick(), force=True)
         except Exception as exc:
