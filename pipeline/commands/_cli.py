@@ -36,6 +36,17 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def positive_int(text: str) -> int:
+    """argparse type for a count of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def settings(args: argparse.Namespace, **flags: Any) -> Settings:
     """Settings from flags > environment > .env > defaults; exit 78 with one line on a bad value."""
     try:
