@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -28,7 +29,8 @@ class RoleLock:
             os.close(fd)
             raise RoleLockedError(self.role, int(holder) if holder.isdigit() else None, self.path) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # a full disk: the flock is the lock, the pid only names the holder
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
         return self
 

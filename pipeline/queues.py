@@ -129,6 +129,19 @@ class Store:
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+        except sqlite3.OperationalError as exc:
+            raise QueueWriteError(self.path, str(exc)) from exc
+        try:
+            self._open(state_dir, synchronous, busy_timeout)
+            for queue in consumer_of:
+                with self.transaction() as tx:
+                    tx.execute(f"UPDATE {_table(queue)} SET status = {READY} WHERE status = {UNACK}")
+        except BaseException:
+            self._conn.close()  # a caller may retry the open (disk full): leave no handle behind
+            raise
+
+    def _open(self, state_dir: Path, synchronous: str, busy_timeout: float) -> None:
+        try:
             self._check_owner()
             self._create_tables(state_dir, busy_timeout)
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -136,12 +149,11 @@ class Store:
             self._check_layout(QUEUES)
             self._stamp()
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            # Operational errors come from around the file (locked, disk full or failing, read-only): worth
+            # a retry. Only a file SQLite cannot make sense of is a state error (exit 65, no restart).
+            if isinstance(exc, sqlite3.OperationalError):
                 raise QueueWriteError(self.path, str(exc)) from exc
             raise StateError(self.path, f"unreadable ({exc})") from exc
-        for queue in consumer_of:
-            with self.transaction() as tx:
-                tx.execute(f"UPDATE {_table(queue)} SET status = {READY} WHERE status = {UNACK}")
 
     def _check_owner(self) -> None:
         """Refuse a file of another program or version before anything writes to it.

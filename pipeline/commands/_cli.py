@@ -6,17 +6,18 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline import __version__, logs
 from pipeline.config import Settings, load_settings, parse_duration
-from pipeline.errors import EX_CONFIG, PipelineError
+from pipeline.errors import EX_CONFIG, PipelineError, QueueWriteError
 from pipeline.locks import RoleLock
 from pipeline.queues import Queue, Store
 from pipeline.stream import check_stream
-from pipeline.workers.runner import Lifecycle, Worker, run
+from pipeline.workers.runner import Lifecycle, Worker, WriteBackoff, run
 from pipeline.workers.sdnotify import Notifier
 
 
@@ -70,9 +71,23 @@ def start_worker(cfg: Settings, role: str, consumer_of: tuple[Queue, ...]) -> tu
     """Logs, the role lock, the store (resuming this role's own in-flight rows), the stream check."""
     logs.configure()
     lock = RoleLock(cfg.state_dir, role).acquire()
-    store = Store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of)
+    store = open_store(cfg, role, consumer_of)
     check_stream(store, cfg)
     return lock, store
+
+
+def open_store(cfg: Settings, role: str, consumer_of: tuple[Queue, ...],
+               sleep: Callable[[float], None] = time.sleep) -> Store:
+    """The store, waiting with back-off while its file cannot be written (a reboot onto a full disk)."""
+    writes = WriteBackoff(role)
+    while True:
+        try:
+            store = Store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of)
+        except QueueWriteError as exc:
+            sleep(writes.failed(exc))
+            continue
+        writes.succeeded()
+        return store
 
 
 def run_worker(make: Callable[[Lifecycle], Coroutine[Any, Any, Worker]], *, drain: bool) -> int:
