@@ -17,6 +17,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -116,9 +117,8 @@ class Receipts:
 
     def __init__(self, path: Path) -> None:
         self.path, self._offset = path, 0
-        self.ids: set[str] = set()
         self.total = 0
-        self._bodies: dict[str, int] = {}
+        self.bodies: dict[str, int] = {}  # webhook-id -> hash of the first body received
         self.differing: set[str] = set()  # ids delivered twice with different bodies: a real duplicate
 
     def refresh(self) -> None:
@@ -134,9 +134,8 @@ class Receipts:
             if line.strip():
                 record = json.loads(line)
                 webhook_id, body = record["webhook_id"], hash(json.dumps(record["body"], sort_keys=True))
-                if self._bodies.setdefault(webhook_id, body) != body:
+                if self.bodies.setdefault(webhook_id, body) != body:
                     self.differing.add(webhook_id)
-                self.ids.add(webhook_id)
                 self.total += 1
 
 
@@ -162,8 +161,9 @@ class Cluster:
             extra = ("--port", str(self.port), "--store", str(self.receipts_path), "--quiet",
                      *self.scenario.receiver_faults, *args)
         with (self.logs / f"{role}.log").open("ab") as log:
+            # Own session: a Ctrl-C at the terminal is for the driver (it ends the run early), not the workers.
             proc = subprocess.Popen([sys.executable, "-m", f"pipeline.commands.{role}", *extra],
-                                    env=self.env, stdout=log, stderr=subprocess.STDOUT)
+                                    env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.procs[role] = proc
         self.down.discard(role)
         if role == "receiver":
@@ -247,8 +247,9 @@ def _events(scenario: Scenario, rng: random.Random) -> Iterator[tuple[float, str
         n += 1
 
 
-def run(scenario: Scenario, root: Path, on_status: Callable[[Report], None] = lambda r: None) -> Report:
-    """Run the whole scenario under `root` and return its verified report."""
+def run(scenario: Scenario, root: Path, on_status: Callable[[Report], None] = lambda r: None,
+        stop: threading.Event | None = None) -> Report:
+    """Run the whole scenario under `root` and return its verified report (`stop` ends the kill phase early)."""
     report = Report()
     cluster = Cluster(root, scenario)
     receipts = Receipts(cluster.receipts_path)
@@ -256,14 +257,14 @@ def run(scenario: Scenario, root: Path, on_status: Callable[[Report], None] = la
     try:
         for role in ("receiver", *WORKERS):
             cluster.start(role)
-        _Driver(cluster, scenario, report, receipts, on_status).run(rng)
+        _Driver(cluster, scenario, report, receipts, on_status=on_status, stop=stop or threading.Event()).run(rng)
         receipts.refresh()
-        report.payloads_in_kill_phase = len(receipts.ids)
+        report.payloads_in_kill_phase = len(receipts.bodies)
         _drain(cluster, scenario)
         receipts.refresh()
-        report.received, report.payloads = receipts.total, len(receipts.ids)
+        report.received, report.payloads = receipts.total, len(receipts.bodies)
         report.differing = sorted(receipts.differing)
-        verify(cluster, scenario, receipts.ids, report)
+        verify(cluster, scenario, set(receipts.bodies), report)
     finally:
         cluster.stop_all()
     return report
@@ -272,10 +273,10 @@ def run(scenario: Scenario, root: Path, on_status: Callable[[Report], None] = la
 class _Driver:
     """The kill phase: waits between events keep the outage, the live summary and a liveness check going."""
 
-    def __init__(self, cluster: Cluster, scenario: Scenario, report: Report, receipts: Receipts,
-                 on_status: Callable[[Report], None]) -> None:
+    def __init__(self, cluster: Cluster, scenario: Scenario, report: Report, receipts: Receipts, *,
+                 on_status: Callable[[Report], None], stop: threading.Event) -> None:
         self.cluster, self.scenario, self.report, self.receipts = cluster, scenario, report, receipts
-        self.on_status = on_status
+        self.on_status, self.stop = on_status, stop
         self.outage_until: float | None = None
         self._last_status = 0.0
 
@@ -284,14 +285,14 @@ class _Driver:
                 and self.report.kills_in_flight >= self.scenario.min_kills_in_flight)
 
     def _wait_until(self, deadline: float) -> None:
-        while (now := time.monotonic()) < deadline:
+        while (now := time.monotonic()) < deadline and not self.stop.is_set():
             if self.outage_until is not None and now >= self.outage_until:
                 self.cluster.start("receiver")
                 self.outage_until = None
             if now - self._last_status >= 1.0:
                 self._last_status = now
                 self.receipts.refresh()
-                self.report.received, self.report.payloads = self.receipts.total, len(self.receipts.ids)
+                self.report.received, self.report.payloads = self.receipts.total, len(self.receipts.bodies)
                 self.on_status(self.report)
             self.cluster.check_alive()
             time.sleep(0.05)
@@ -300,12 +301,13 @@ class _Driver:
         """Kill, reboot and cut off until the phase is over and its targets are met (at most 3x as long)."""
         start, length = time.monotonic(), self.scenario.kill_seconds
         for at, what in _events(self.scenario, rng):
-            if at >= 3 * length or (at >= length and self._targets_met()):
+            if self.stop.is_set() or at >= 3 * length or (at >= length and self._targets_met()):
                 self._wait_until(start + length)
                 break
             self._wait_until(start + at)
             self._act(what, rng)
         if self.outage_until is not None:
+            self.stop.clear()  # an early end still lets the outage run out: the drain needs the endpoint
             self._wait_until(self.outage_until)
             self.cluster.start("receiver")
             self.outage_until = None
