@@ -17,6 +17,12 @@ class PipelineError(Exception):
     exit_code = 1
 
 
+class UsageError(PipelineError):
+    """The command was asked for something that cannot be (a state folder that does not exist)."""
+
+    exit_code = EX_USAGE
+
+
 class ConfigError(PipelineError):
     """A setting is invalid: names the variable, the value and what is expected."""
 

@@ -32,7 +32,7 @@ from typing import Any, Literal
 import persistqueue
 import persistqueue.serializers.json as pq_json
 
-from pipeline.errors import QueueWriteError, StateError
+from pipeline.errors import QueueWriteError, StateError, UsageError
 
 QUEUE_FILE = "queues.db"
 QUEUES = ("intents", "payloads", "dead")
@@ -258,7 +258,7 @@ class Store:
 def open_readonly(state_dir: Path) -> Store | None:
     """The store for read-only commands, or None when no queue file exists yet (nothing is created)."""
     if not state_dir.is_dir():
-        raise StateError(state_dir, "no such state folder")
+        raise UsageError(f"{state_dir}: no such state folder (read-only commands never create one)")
     path = state_dir / QUEUE_FILE
     check_file(path)
     return Store(state_dir) if path.exists() else None

@@ -1,0 +1,112 @@
+"""Shared fixtures: real processes on a temporary state folder, a real receiver on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "bin"
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def command(name: str, *args: str) -> list[str]:
+    """The argv of a bin/ command, run through the venv's python directly (no bootstrap check)."""
+    module = "pipeline.commands." + name.replace("-", "_")
+    return [sys.executable, "-m", module, *args]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A clean environment for the commands: own state folder, fixed seed and start, offline."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "WEBHOOK_", "DELIVERY_"))}
+    base.update({
+        "STATE_DIR": str(tmp_path / "state"),
+        "SEED": "42",
+        "SIM_START": "2026-03-02T00:00:00Z",
+        "ENRICHER": "offline",
+        "PYTHONUNBUFFERED": "1",
+    })
+    base.pop("NOTIFY_SOCKET", None)
+    return base
+
+
+def run(name: str, *args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a command to completion, capturing its output."""
+    return subprocess.run(command(name, *args), env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+@dataclass
+class Receiver:
+    """A running bin/receiver and where it stores deliveries."""
+
+    url: str
+    store: Path
+    proc: subprocess.Popen[bytes]
+
+    def stats(self) -> dict[str, Any]:
+        """GET /stats."""
+        with urllib.request.urlopen(self.url.replace("/webhook", "/stats"), timeout=5) as r:
+            return dict(json.load(r))
+
+    def ids(self) -> list[str]:
+        """Every webhook-id received, in arrival order (repeats included)."""
+        if not self.store.exists():
+            return []
+        return [json.loads(line)["webhook_id"] for line in self.store.read_text().splitlines() if line]
+
+
+def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) -> None:
+    """Poll until `predicate()` is true, or fail the test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except OSError:
+            pass
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture
+def receiver(tmp_path: Path, env: dict[str, str]) -> Iterator[Receiver]:
+    """bin/receiver on a free loopback port; WEBHOOK_URL in `env` points at it."""
+    port = free_port()
+    store = tmp_path / "received.jsonl"
+    proc = subprocess.Popen(command("receiver", "--port", str(port), "--store", str(store), "--quiet"), env=env)
+    rec = Receiver(f"http://127.0.0.1:{port}/webhook", store, proc)
+    env["WEBHOOK_URL"] = rec.url
+    wait_until(lambda: rec.stats() is not None)
+    yield rec
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def intents_in(state_dir: Path) -> list[dict[str, Any]]:
+    """Every intent still in a state folder's intents queue, in queue order."""
+    import sqlite3
+
+    conn = sqlite3.connect(state_dir / "queues.db")
+    try:
+        return [json.loads(d) for (d,) in conn.execute("SELECT data FROM ack_queue_intents ORDER BY _id")]
+    finally:
+        conn.close()
