@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from pipeline import soak
+from pipeline import __version__, soak
 from pipeline.commands import _cli
 
 
@@ -29,8 +29,12 @@ def _interval(text: str) -> tuple[float, float]:
 @_cli.guarded
 def main() -> int:
     """Entry point: exit 0 when nothing was lost, 1 otherwise."""
-    p = _cli.parser("soak", "Run the pipeline under random kills, reboots and outages, then prove nothing was "
-                            "lost. Ctrl-C ends the chaos early and still drains and verifies.")
+    p = argparse.ArgumentParser(prog="soak", description="Run the pipeline under random kills, reboots and "
+                                "outages, then prove nothing was lost. Ctrl-C ends the chaos early and still "
+                                "drains and verifies.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--state-dir", type=Path, help="an empty or new folder for this run's queues, receipts and "
+                   "logs (default: a new temporary folder, kept afterwards)")
     p.add_argument("--duration", type=_cli.duration, default=3600.0, help="length of the chaos (default 1h)")
     p.add_argument("--scale-factor", type=float, default=2000.0, help="simulated seconds per real second")
     p.add_argument("--kill-interval", type=_interval, default=(1.0, 5.0), metavar="MIN,MAX",
@@ -43,6 +47,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=20260302, help="seed of the simulated stream")
     args = p.parse_args()
     root = args.state_dir or Path(tempfile.mkdtemp(prefix="finops-soak-"))
+    if root.exists() and any(root.iterdir()):
+        p.error(f"--state-dir {root} is not empty: each soak starts a new stream in a folder of its own")
     scenario = soak.Scenario(kill_seconds=args.duration, scale_factor=args.scale_factor, seed=args.seed,
                              kill_interval=args.kill_interval, cycle=args.cycle, outage_seconds=args.outage,
                              receiver_faults=tuple(args.receiver_faults))
