@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 from pathlib import Path
 
-from pipeline.errors import RoleLockedError
+from pipeline.errors import QueueWriteError, RoleLockedError
 
 
 class RoleLock:
@@ -19,9 +20,17 @@ class RoleLock:
         self._fd: int | None = None
 
     def acquire(self) -> RoleLock:
-        """Take the lock or raise RoleLockedError naming the holder's pid."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock or raise RoleLockedError naming the holder's pid.
+
+        QueueWriteError when the state folder cannot be written (read-only or full): the caller waits.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise QueueWriteError(self.path, exc.strerror or str(exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

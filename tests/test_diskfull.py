@@ -190,3 +190,23 @@ def test_the_role_lock_is_taken_on_a_full_disk(tiny_fs: Path) -> None:
     with pytest.raises(RoleLockedError):
         RoleLock(tiny_fs, "enricher").acquire()
     lock.release()
+
+
+def test_a_worker_started_on_a_read_only_file_system_waits_for_it_to_turn_writable(
+        tiny_fs: Path, tmp_path: Path) -> None:
+    """EROFS on the role lock and the queue file: one logged error, no crash; all intents enriched after rw."""
+    state_dir, log = tiny_fs / "state", tmp_path / "enricher.log"
+    intents = backfill(state_dir, "12h", tmp_path)
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command("enricher", state_dir, "--drain"), env=env(), stdout=out, stderr=out)
+    try:
+        wait_for(lambda: bool(events(log, "queue.write_failed")), "the start to fail")
+        assert proc.poll() is None, log.read_text()
+        subprocess.run(["mount", "-o", "remount,rw", str(tiny_fs)], check=True)
+        assert proc.wait(timeout=WAIT) == 0, log.read_text()
+    finally:
+        proc.kill()
+    assert ids(state_dir / QUEUE_FILE, "payloads") == intents
+    assert integrity_ok(state_dir / QUEUE_FILE)
+    assert [e["error"] for e in events(log, "queue.write_failed")] == ["Read-only file system"]
