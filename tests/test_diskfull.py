@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import pytest
 from pipeline.errors import QueueWriteError, RoleLockedError
 from pipeline.locks import RoleLock
 from pipeline.queues import QUEUE_FILE, Store, integrity_ok
+from pipeline.soak import free_port
 
 ENV = {"SEED": "11", "SIM_START": "2026-03-02T00:00:00Z", "ENRICHER": "offline", "ENRICH_BATCH_SIZE": "64"}
 WAIT = 60.0  # generous: only how long a broken run hangs before failing
@@ -95,6 +97,15 @@ def assert_one_line_per_cause(log: Path) -> None:
     assert causes, "no queue.write_failed logged"
     assert all(a != b for a, b in itertools.pairwise(causes)), causes
     assert all(e["path"].endswith(QUEUE_FILE) for e in events(log, "queue.write_failed"))
+
+
+def listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:`port`."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def backfill(state_dir: Path, span: str, tmp_path: Path) -> list[str]:
@@ -210,3 +221,38 @@ def test_a_worker_started_on_a_read_only_file_system_waits_for_it_to_turn_writab
     assert ids(state_dir / QUEUE_FILE, "payloads") == intents
     assert integrity_ok(state_dir / QUEUE_FILE)
     assert [e["error"] for e in events(log, "queue.write_failed")] == ["Read-only file system"]
+
+
+def test_deliverer_acks_nothing_it_could_not_record_and_delivers_all_once_space_returns(
+        tiny_fs: Path, tmp_path: Path) -> None:
+    """Acks fail with ENOSPC after the sends: every payload stays queued or was received; all arrive later."""
+    state_dir, log, receipts = tiny_fs / "state", tmp_path / "deliverer.log", tmp_path / "received.jsonl"
+    intents = backfill(state_dir, "12h", tmp_path)
+    subprocess.run(command("enricher", state_dir, "--drain"), env=env(), check=True, capture_output=True,
+                   timeout=WAIT)
+    port = free_port()
+    receiver = subprocess.Popen([sys.executable, "-m", "pipeline.commands.receiver", "--port", str(port),
+                                 "--store", str(receipts), "--quiet"], env=env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    wait_for(lambda: listening(port), "the receiver to listen")
+    filler = fill(tiny_fs, leave=64 * 1024)  # room to open the queue file and ack a few, not all
+
+    def received() -> set[str]:
+        return {json.loads(line)["webhook_id"] for line in receipts.read_text().splitlines()} \
+            if receipts.exists() else set()
+
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command("deliverer", state_dir, "--drain"), stdout=out, stderr=out,
+                                env={**env(), "WEBHOOK_URL": f"http://127.0.0.1:{port}/webhook"})
+    try:
+        wait_for(lambda: bool(events(log, "queue.write_failed")), "an ack to fail")
+        assert set(ids(state_dir / QUEUE_FILE, "payloads")) | received() == set(intents)
+        assert proc.poll() is None, log.read_text()
+        filler.unlink()
+        assert proc.wait(timeout=WAIT) == 0, log.read_text()
+    finally:
+        proc.kill()
+        receiver.kill()
+    assert received() == set(intents)
+    assert ids(state_dir / QUEUE_FILE, "payloads") == []
+    assert integrity_ok(state_dir / QUEUE_FILE)
