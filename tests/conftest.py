@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -81,7 +82,7 @@ def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) ->
         try:
             if predicate():
                 return
-        except OSError:
+        except (OSError, sqlite3.OperationalError):  # e.g. a queue file created but its tables not yet
             pass
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
