@@ -38,6 +38,13 @@ STOP_TIMEOUT = 30.0
 AIM_SECONDS = 1.0
 
 
+# The receiver's faults (bin/receiver flags): 503, 500 and 429 answers (503 and 429 with a Retry-After, which
+# holds all sending), slow answers and dropped connections. All transient, so no dead letter is legitimate.
+# Rates are kept low enough that the held deliverer still outruns the scheduler at the default scale.
+TRANSIENT_FAULTS = ("--fail-rate", "0.02", "--fail-status", "503", "--fail-status", "500", "--fail-status", "429",
+                    "--retry-after", "0.3", "--latency", "0.005", "--drop-rate", "0.01")
+
+
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """What the driver does; `cycle` spaces the reboots and outages (one each per cycle)."""
@@ -45,14 +52,14 @@ class Scenario:
     kill_seconds: float
     seed: int = 20260302
     sim_start: str = "2026-03-02T06:00:00+00:00"  # a Monday morning: the busy part of the week
-    scale_factor: float = 30000.0
+    scale_factor: float = 8000.0
     tick: float = 0.2
     kill_interval: tuple[float, float] = (1.0, 5.0)
     min_kills: int = 0
     min_kills_in_flight: int = 0
     cycle: float | None = None  # None: one reboot and one outage in the whole kill phase
     outage_seconds: float = 20.0
-    receiver_faults: tuple[str, ...] = ()  # fault-injection flags passed to bin/receiver
+    receiver_faults: tuple[str, ...] = TRANSIENT_FAULTS  # flags passed to bin/receiver (--seed is added)
     retry_schedule: str = "0.5,1,2"
     drain_timeout: float = 900.0
     driver_seed: int = field(default_factory=lambda: random.randrange(2**31))
@@ -76,6 +83,7 @@ class Report:
     dead_letters: int = 0
     integrity: dict[str, bool] = field(default_factory=dict)
     sim_span_s: float = 0.0
+    answers: Counter[str] = field(default_factory=Counter)  # the receiver's answers by status, and "dropped"
 
     @property
     def duplicates(self) -> int:
@@ -94,6 +102,7 @@ class Report:
         return "\n".join([
             self.summary(),
             f"expected {self.expected} intents over {self.sim_span_s:.0f} simulated seconds",
+            "receiver answered " + "  ".join(f"{key} x{count}" for key, count in sorted(self.answers.items())),
             f"lost {len(self.lost)}  unexpected {len(self.unexpected)}  repeats that differ {len(self.differing)}  "
             f"dead letters {self.dead_letters}  integrity {'ok' if not bad else 'FAILED: ' + ', '.join(bad)}",
         ])
@@ -149,6 +158,9 @@ class Cluster:
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.rng = random.Random(scenario.driver_seed + 1)
+        # What the receiver answered over all its runs, by status, plus "dropped" connections.
+        self.answers: Counter[str] = Counter()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.down: set[str] = set()  # killed on purpose and not started again yet
         self.env = child_env(scenario, self.state_dir)
@@ -158,8 +170,10 @@ class Cluster:
         """Start one role (`args` are extra flags, e.g. --drain)."""
         extra: tuple[str, ...] = args
         if role == "receiver":
-            extra = ("--port", str(self.port), "--store", str(self.receipts_path), "--quiet",
-                     *self.scenario.receiver_faults, *args)
+            faults = self.scenario.receiver_faults
+            if faults:  # a new seed per start, or every restart would fail the same requests again
+                faults = (*faults, "--seed", str(self.rng.randrange(2**31)))
+            extra = ("--port", str(self.port), "--store", str(self.receipts_path), "--quiet", *faults, *args)
         with (self.logs / f"{role}.log").open("ab") as log:
             # Own session: a Ctrl-C at the terminal is for the driver (it ends the run early), not the workers.
             proc = subprocess.Popen([sys.executable, "-m", f"pipeline.commands.{role}", *extra],
@@ -182,8 +196,17 @@ class Cluster:
                 time.sleep(0.05)
         raise RuntimeError("receiver did not start listening")
 
+    def collect_answers(self) -> None:
+        """Add up the running receiver's answers (it counts in memory only, so before every stop)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/answers", timeout=STOP_TIMEOUT) as response:
+            answers = json.load(response)
+        self.answers.update(answers["answered"])
+        self.answers["dropped"] += answers["dropped"]
+
     def kill(self, *roles: str) -> None:
         """SIGKILL the roles at the same moment and reap them (their role locks die with them)."""
+        if "receiver" in roles:
+            self.collect_answers()
         for role in roles:
             self.procs[role].send_signal(signal.SIGKILL)
         for role in roles:
@@ -263,6 +286,8 @@ def run(scenario: Scenario, root: Path, on_status: Callable[[Report], None] = la
         _drain(cluster, scenario)
         receipts.refresh()
         report.received, report.payloads = receipts.total, len(receipts.bodies)
+        cluster.collect_answers()
+        report.answers = cluster.answers
         report.differing = sorted(receipts.differing)
         verify(cluster, scenario, set(receipts.bodies), report)
     finally:

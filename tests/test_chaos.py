@@ -1,4 +1,5 @@
-"""Proof of no loss: the whole pipeline as real processes under random kills, a reboot and an outage.
+"""Proof of no loss: the whole pipeline as real processes under random kills, a reboot, an outage and a receiver
+that answers 503, 500 and 429 with Retry-After, answers slowly and drops connections.
 
 CHAOS_SECONDS sets the length of the kill phase (default 110; the whole test takes about 20-40 s more).
 The figures are printed (run with -s to see them).
@@ -43,6 +44,7 @@ def test_no_payload_lost_or_invented_under_kills_reboot_and_outage(tmp_path: Pat
     assert report.kills_in_flight >= MIN_KILLS_IN_FLIGHT
     assert report.payloads_in_kill_phase >= MIN_PAYLOADS
     assert report.reboots == 1 and report.outages == 1
+    assert all(report.answers[fault] > 0 for fault in ("503", "500", "429", "dropped")), report.answers
 
 
 @given(seed=st.integers(0, 2**31), low=st.floats(0.1, 5), spread=st.floats(0, 5), cycle=st.floats(10, 100))

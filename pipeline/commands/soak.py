@@ -42,8 +42,9 @@ def main() -> int:
     p.add_argument("--cycle", type=_cli.duration, default=600.0,
                    help="one outage and one reboot per cycle (default 10m)")
     p.add_argument("--outage", type=_cli.duration, default=20.0, help="how long each outage lasts (default 20s)")
-    p.add_argument("--receiver-faults", type=shlex.split, default=[], metavar="FLAGS",
-                   help="fault-injection flags for bin/receiver, quoted, e.g. '--fail-rate 0.05 --latency 0.02'")
+    p.add_argument("--receiver-faults", type=shlex.split, default=list(soak.TRANSIENT_FAULTS), metavar="FLAGS",
+                   help="fault-injection flags for bin/receiver, quoted ('' for none; default: "
+                        f"'{shlex.join(soak.TRANSIENT_FAULTS)}')")
     p.add_argument("--seed", type=int, default=20260302, help="seed of the simulated stream")
     args = p.parse_args()
     root = args.state_dir or Path(tempfile.mkdtemp(prefix="finops-soak-"))
