@@ -145,3 +145,15 @@ def test_logs_are_json_lines_off_a_terminal(env: dict[str, str]) -> None:
     result = run("scheduler", "--backfill", "1h", env=env)
     events = [json.loads(line)["event"] for line in result.stderr.splitlines()]
     assert events[0] == "worker.started" and events[-1] == "worker.stopped"
+
+
+def test_error_lines_name_the_command_and_watch_ends_cleanly_on_ctrl_c(env: dict[str, str], tmp_path: Path) -> None:
+    """Messages start with the command's name; Ctrl-C leaves queue-stats --watch with exit 0."""
+    env["STATE_DIR"] = str(tmp_path / "nowhere")
+    assert run("queue-stats", env=env).stderr.startswith("queue-stats: ")
+    env["STATE_DIR"] = str(tmp_path)
+    watch = subprocess.Popen(command("queue-stats", "--watch", "0.2"), env=env, stdout=subprocess.PIPE)
+    assert watch.stdout is not None
+    watch.stdout.readline()  # it is showing the table
+    watch.send_signal(signal.SIGINT)
+    assert watch.wait(timeout=10) == 0

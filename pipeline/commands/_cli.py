@@ -60,8 +60,13 @@ def settings(args: argparse.Namespace, **flags: Any) -> Settings:
 
 def config_exit(message: str) -> NoReturn:
     """Stop with one line and exit 78, before anything was touched."""
-    sys.stderr.write(f"{Path(sys.argv[0]).name}: configuration error: {message}\n")
+    sys.stderr.write(f"{prog_name()}: configuration error: {message}\n")
     raise SystemExit(EX_CONFIG)
+
+
+def prog_name() -> str:
+    """The command's name as users type it (`queue-stats`), also when run as `python -m …queue_stats`."""
+    return Path(sys.argv[0]).stem.replace("_", "-")
 
 
 def guarded(main: Callable[[], int]) -> Callable[[], None]:
@@ -71,7 +76,7 @@ def guarded(main: Callable[[], int]) -> Callable[[], None]:
         try:
             code = main()
         except PipelineError as exc:
-            sys.stderr.write(f"{Path(sys.argv[0]).name}: {exc}\n")
+            sys.stderr.write(f"{prog_name()}: {exc}\n")
             code = exc.exit_code
         except KeyboardInterrupt:
             code = 130

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 
 from pipeline.commands import _cli
+from pipeline.config import Settings
 from pipeline.delivery import dead
 from pipeline.queues import open_readonly
 from pipeline.stats import collect, health_problems, oldest_payload_age, render_dead, render_table
@@ -28,34 +30,43 @@ def main() -> int:
                    help="with --check: the oldest an intent or payload may be (default 1h)")
     args = p.parse_args()
     cfg = _cli.settings(args)
-    while True:
-        store = open_readonly(cfg.state_dir)
-        try:
-            stats = collect(store, cfg.scale_factor)
-            letters = dead.read_all(store) if args.dead and store is not None else []
-            oldest = oldest_payload_age(store)
-        finally:
-            if store is not None:
-                store.close()
-        problems = health_problems(stats, oldest, args.max_age) if args.check else []
-        if args.json:
-            if args.dead:
-                stats["dead"]["letters"] = [
-                    item.letter.model_dump(mode="json", exclude={"body"}) for item in letters]
-            if args.check:
-                stats["check"] = {"healthy": not problems, "problems": problems}
-            sys.stdout.write(json.dumps(stats) + "\n")
-        else:
-            if args.watch:
-                sys.stdout.write("\x1b[H\x1b[2J")
-            sys.stdout.write((render_dead(letters) if args.dead else render_table(stats)) + "\n")
-            if args.check:
-                sys.stdout.write("\n".join(f"UNHEALTHY: {p}" for p in problems) if problems else "healthy")
-                sys.stdout.write("\n")
-        sys.stdout.flush()
-        if not args.watch:
-            return 1 if problems else 0
-        time.sleep(args.watch)
+    if not args.watch:
+        return _show(args, cfg)
+    try:
+        while True:
+            _show(args, cfg)
+            time.sleep(args.watch)
+    except KeyboardInterrupt:  # Ctrl-C is how one leaves --watch: not a failure
+        return 0
+
+
+def _show(args: argparse.Namespace, cfg: Settings) -> int:
+    """Print the stats once; 1 when --check finds the pipeline unhealthy."""
+    store = open_readonly(cfg.state_dir)
+    try:
+        stats = collect(store, cfg.scale_factor)
+        letters = dead.read_all(store) if args.dead and store is not None else []
+        oldest = oldest_payload_age(store)
+    finally:
+        if store is not None:
+            store.close()
+    problems = health_problems(stats, oldest, args.max_age) if args.check else []
+    if args.json:
+        if args.dead:
+            stats["dead"]["letters"] = [
+                item.letter.model_dump(mode="json", exclude={"body"}) for item in letters]
+        if args.check:
+            stats["check"] = {"healthy": not problems, "problems": problems}
+        sys.stdout.write(json.dumps(stats) + "\n")
+    else:
+        if args.watch:
+            sys.stdout.write("\x1b[H\x1b[2J")
+        sys.stdout.write((render_dead(letters) if args.dead else render_table(stats)) + "\n")
+        if args.check:
+            sys.stdout.write("\n".join(f"UNHEALTHY: {p}" for p in problems) if problems else "healthy")
+            sys.stdout.write("\n")
+    sys.stdout.flush()
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
