@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.bench.report import BEGIN, END, ROLES
+from pipeline.bench.ours import ROLES
+from pipeline.bench.report import BEGIN, END
 
 
 def test_quick_bench_writes_every_row_with_sane_values(tmp_path: Path) -> None:
@@ -40,7 +41,7 @@ def test_quick_bench_writes_every_row_with_sane_values(tmp_path: Path) -> None:
     text = out.read_text()
     assert text.startswith("# kept\n\nhand-written notes\n") and BEGIN in text and END in text
     for row in ("end to end >= 1.9x", "fsyncs per payload", "pickup latency p99", "idle CPU <= 1 % (enricher)",
-                "peak RSS <= 120 MB (enricher)", "backfill <= 2x raw puts", "raw persist-queue put",
+                "peak RSS <= 120 MB (enricher with google-genai)", "backfill <= 2x raw puts", "raw persist-queue put",
                 "raw persist-queue get+ack", "raw HTTP POST loop", "minimal pipeline", "simulated days per real second",
                 "delivery latency at SCALE_FACTOR=720", "deliverer alone", "scheduler while concurrent"):
         assert row in text, row

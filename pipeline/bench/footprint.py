@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pipeline.bench.ours import ROLES
 from pipeline.bench.procs import BenchError, Child, cleanup
-from pipeline.bench.rig import SEED, SIM_START, Rig, queue_rows, wait_for
+from pipeline.bench.rig import SEED, SIM_START, Rig, free_port, queue_rows, wait_for
 from pipeline.clock import Checkpoint
 from pipeline.queues import QUEUE_FILE, Store
 from pipeline.workload import Workload, window_of
@@ -43,12 +43,23 @@ class Idle:
     peak_rss_mb: dict[str, float]
 
 
+GEMINI = "enricher+gemini"  # an idle enricher with ENRICHER=gemini: the SDK loaded, no request made
+
+
 def idle(rig: Rig, seconds: float) -> Idle:
-    """All three workers live at SCALE_FACTOR=1 (about one job a minute): CPU used over `seconds`."""
+    """All three workers live at SCALE_FACTOR=1 (about one job a minute): CPU used over `seconds`.
+
+    Beside them, on a state folder of its own, an enricher configured for Gemini with a dummy key and an
+    endpoint on a closed loopback port: nothing reaches it (no intents), but the SDK is loaded.
+    """
     d = rig.fresh_dir("idle")
+    gemini_env = rig.env(d / "state-gemini", SCALE_FACTOR="1", ENRICHER="gemini", GEMINI_API_KEY="bench-dummy-key",
+                         GEMINI_BASE_URL=f"http://127.0.0.1:{free_port()}")
     with rig.receiver() as rec:
         children = _live(rig, rig.env(d / "state", rec.url, SCALE_FACTOR="1"))
+        children[GEMINI] = gemini = rig.worker("enricher", gemini_env)
         try:
+            wait_for(lambda: _started(gemini), 60, "the Gemini-configured enricher to start", 0.05)
             time.sleep(1.0)  # past start-up work (resuming, first tick)
             before = {role: c.cpu_seconds() for role, c in children.items()}
             t0 = time.perf_counter()

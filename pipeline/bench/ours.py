@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.bench.procs import BenchError, Child, Exit, cleanup, fsyncs
+from pipeline.bench.procs import REAP_EVERY, BenchError, Child, Exit, cleanup, fsyncs
 from pipeline.bench.rig import Rig, log_events, queue_rows, wait_for
 
 ROLES = ("scheduler", "enricher", "deliverer")
@@ -126,7 +126,7 @@ def _supervise(stages: dict[str, Stage], state: Path, restart: Callable[[str], N
                 final.add(role)
         if time.monotonic() > deadline:
             raise BenchError(f"the pipeline did not drain within {TIMEOUT:.0f} s")
-        time.sleep(0.002)
+        time.sleep(REAP_EVERY)
     stages["scheduler"].exits()
 
 
