@@ -14,6 +14,11 @@ ensure_venv() {
             return 0
         fi
     fi
+    if [ -e "$VENV" ] && [ ! -w "$VENV" ]; then
+        # Under the systemd units the checkout is read-only: the installer refreshes .venv instead.
+        echo "$VENV is out of date with pyproject.toml and not writable here; after an upgrade run bin/install-systemd again" >&2
+        exit 1
+    fi
     echo "setting up $VENV (first run, or pyproject.toml changed)..." >&2
     if [ ! -x "$PY" ]; then
         python3 -m venv "$VENV" || { echo "python3 -m venv failed: Python >= 3.11 with venv is needed" >&2; exit 1; }

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     gemini_rpd: Annotated[int, Field(ge=1)] = 250
     gemini_tpm: Annotated[int, Field(ge=1000)] = 250_000
     gemini_max_wait: Duration = 300.0
+    # One Gemini request's limit (the SDK has none by default), and the first retry back-off after a
+    # 5xx or timeout (doubling up to a minute); tests shorten both.
+    gemini_timeout: Annotated[Duration, Field(gt=0)] = 60.0
+    gemini_backoff: Annotated[Duration, Field(gt=0)] = 2.0
     gemini_price_in: Annotated[float, Field(ge=0)] = 0.10
     gemini_price_out: Annotated[float, Field(ge=0)] = 0.40
     delivery_retry_schedule: Annotated[tuple[float, ...], NoDecode, BeforeValidator(_parse_schedule)] = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -81,7 +82,7 @@ def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.05) ->
         try:
             if predicate():
                 return
-        except OSError:
+        except (OSError, sqlite3.Error):  # a file or table another process has not created yet
             pass
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
@@ -103,8 +104,6 @@ def receiver(tmp_path: Path, env: dict[str, str]) -> Iterator[Receiver]:
 
 def intents_in(state_dir: Path) -> list[dict[str, Any]]:
     """Every intent still in a state folder's intents queue, in queue order."""
-    import sqlite3
-
     conn = sqlite3.connect(state_dir / "queues.db")
     try:
         return [json.loads(d) for (d,) in conn.execute("SELECT data FROM ack_queue_intents ORDER BY _id")]

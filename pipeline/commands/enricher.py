@@ -2,10 +2,48 @@
 
 from __future__ import annotations
 
+import structlog
+
 from pipeline.commands import _cli
+from pipeline.config import Settings
+from pipeline.enrich import Enricher
 from pipeline.enrich.offline import OfflineEnricher
+from pipeline.enrich.plan import plan
+from pipeline.enrich.stats import EnricherStats
+from pipeline.stats import ENRICHER_KEY
 from pipeline.workers.enricher import EnricherWorker
 from pipeline.workers.runner import Lifecycle
+from pipeline.workload import Workload
+
+log = structlog.get_logger()
+
+
+def log_plan(cfg: Settings) -> None:
+    """What the stream will ask of Gemini per real day; a warning naming what would fit when it exceeds the quota."""
+    p = plan(Workload.load(cfg.profile).expected_per_day(), cfg.scale_factor, cfg.enrich_batch_size,
+             rpm=cfg.gemini_rpm, rpd=cfg.gemini_rpd, tpm=cfg.gemini_tpm,
+             price_in=cfg.gemini_price_in, price_out=cfg.gemini_price_out)
+    fields = {"intents_per_day": round(p.intents_per_day), "requests_per_day": round(p.requests_per_day),
+              "requests_per_minute": round(p.requests_per_minute, 2), "usd_per_day": round(p.usd_per_day, 4),
+              "batch_size": cfg.enrich_batch_size, "scale_factor": cfg.scale_factor,
+              "rpm": cfg.gemini_rpm, "rpd": cfg.gemini_rpd, "tpm": cfg.gemini_tpm}
+    if p.fits:
+        log.info("enrich.plan", **fields)
+        return
+    batch_hint = (f"ENRICH_BATCH_SIZE={p.fitting_batch_size}" if p.fitting_batch_size
+                  else "no batch size up to 64")
+    log.warning("enrich.plan_exceeds_quota", **fields, fallback=cfg.enrich_fallback,
+                fits_with=f"SCALE_FACTOR<={p.fitting_scale_factor:.3g} or {batch_hint}")
+
+
+def make_enricher(cfg: Settings, life: Lifecycle, stats: EnricherStats) -> Enricher:
+    """Gemini when configured (imported only then: the SDK is heavy), else the offline writer."""
+    if not cfg.use_gemini:
+        return OfflineEnricher(stats)
+    from pipeline.enrich.gemini import GeminiEnricher
+
+    log_plan(cfg)
+    return GeminiEnricher(cfg, life, stats)
 
 
 @_cli.guarded
@@ -17,9 +55,10 @@ def main() -> int:
     args = p.parse_args()
     cfg = _cli.settings(args, enrich_batch_size=args.batch_size)
     _lock, store = _cli.start_worker(cfg, "enricher", consumer_of=("intents",))
+    stats = EnricherStats.from_json(store.get_meta(ENRICHER_KEY))
 
     async def make(life: Lifecycle) -> EnricherWorker:
-        return EnricherWorker(store, OfflineEnricher(), batch_size=cfg.enrich_batch_size)
+        return EnricherWorker(store, make_enricher(cfg, life, stats), batch_size=cfg.enrich_batch_size)
 
     return _cli.run_worker(make, drain=args.drain)
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pipeline.models import Intent, JobFields, Request
+
+if TYPE_CHECKING:
+    from pipeline.enrich.stats import EnricherStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +23,14 @@ class Enriched:
     model: str
 
 
+class Interrupted(Exception):
+    """A stop request ended a wait; the batch's intents stay unacknowledged."""
+
+
 class Enricher(Protocol):
-    """Writes texts for a batch: one `Enriched` per intent, in the same order."""
+    """Writes texts for a batch: one `Enriched` per intent, in the same order; keeps its running stats."""
+
+    stats: EnricherStats
 
     async def enrich(self, intents: Sequence[Intent]) -> list[Enriched]: ...
 

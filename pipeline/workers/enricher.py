@@ -1,4 +1,8 @@
-"""The enricher worker: intents in, payloads out, one transaction per batch hand-over."""
+"""The enricher worker: intents in, payloads out, one transaction per batch hand-over.
+
+The enricher's running stats (requests, tokens, cost, fallbacks) are stored in that same transaction, so
+they count exactly the payloads that exist.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ import structlog
 
 from pipeline import __version__
 from pipeline.clock import utc_now
-from pipeline.enrich import Enriched, Enricher
+from pipeline.enrich import Enriched, Enricher, Interrupted
 from pipeline.models import Generator, Intent, Payload
 from pipeline.queues import Row, Store
+from pipeline.stats import ENRICHER_KEY
 from pipeline.stream import read_stream
 
 log = structlog.get_logger()
@@ -55,13 +60,26 @@ class EnricherWorker:
             if not rows:
                 return False
             intents = [Intent.model_validate_json(row.data) for row in rows]
-            results = await self.enricher.enrich(intents)
+            try:
+                results = await self.enricher.enrich(intents)
+            except Interrupted:
+                # Stopping mid-wait: hand the batch back (a restart would resume it anyway) and keep
+                # the requests and tokens already spent on it.
+                with self.store.transaction() as tx:
+                    tx.release("intents", [row.pqid for row in rows])
+                    tx.set_meta(ENRICHER_KEY, self.enricher.stats.to_json())
+                log.info("enrich.batch_released", count=len(rows))
+                return False
             emitted_at, seed = self._now(), self._seed_of_stream()
+            stats = self.enricher.stats
+            stats.gemini_written += sum(item.enricher == "gemini" for item in results)
+            stats.offline_written += sum(item.enricher == "offline" for item in results)
             self._pending = (rows, [build_payload(item, seed, emitted_at) for item in results])
         rows, bodies = self._pending
         with self.store.transaction() as tx:
             tx.put("payloads", bodies)
             tx.ack("intents", [row.pqid for row in rows])
+            tx.set_meta(ENRICHER_KEY, self.enricher.stats.to_json())
         self._pending = None
         self.enriched += len(rows)
         log.debug("enrich.batch_stored", count=len(rows))

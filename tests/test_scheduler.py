@@ -1,0 +1,138 @@
+"""The scheduler: the stream depends on the seed and simulated windows only, never on how time was cut."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import signal
+import subprocess
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from pipeline.clock import load_checkpoint
+from pipeline.config import load_settings
+from pipeline.queues import Store
+from pipeline.stream import Stream
+from pipeline.workers.runner import Lifecycle
+from pipeline.workers.scheduler import Scheduler
+from pipeline.workers.sdnotify import Notifier
+from pipeline.workload import Workload
+from tests.conftest import command, intents_in, run, wait_until
+
+START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
+
+
+class FakeClock:
+    """Monotonic and wall clocks a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.mono, self.wall = 100.0, 1_800_000_000.0
+
+    def advance(self, seconds: float) -> None:
+        self.mono += seconds
+        self.wall += seconds
+
+
+def scheduler(state: Path, clock: FakeClock, scale: float, **kwargs: object) -> Scheduler:
+    """A scheduler on `state` driven by the fake clock."""
+    workload = Workload.load(load_settings().profile)
+    return Scheduler(Store(state), workload, Stream(42, START, "default"), Lifecycle(Notifier(None)),
+                     scale_factor=scale, tick_interval=1.0, monotonic=lambda: clock.mono,
+                     wall=lambda: clock.wall, **kwargs)  # type: ignore[arg-type]
+
+
+def ids(state: Path) -> list[str]:
+    """Intent ids in queue order."""
+    return [i["id"] for i in intents_in(state)]
+
+
+async def run_until_drained(worker: Scheduler) -> None:
+    """Step a fast-forwarding scheduler until it reached its target."""
+    while not worker.drained():
+        await worker.step()
+
+
+async def live_ticks(worker: Scheduler, clock: FakeClock, rng: random.Random, count: int) -> None:
+    """Ticks of random real length (each at least the tick interval, so no step waits)."""
+    for _ in range(count):
+        clock.advance(rng.uniform(1.0, 9))
+        await worker.step()
+
+
+def test_ticks_of_any_size_give_the_same_stream(tmp_path: Path) -> None:
+    """Random tick lengths and a change of scale factor reproduce one backfill of the same span."""
+    clock = FakeClock()
+    live = scheduler(tmp_path / "live", clock, scale=720)
+    rng = random.Random(5)
+    asyncio.run(live_ticks(live, clock, rng, 60))
+    live.scale_factor = 3600  # as if restarted with another SCALE_FACTOR: simulated time stays continuous
+    asyncio.run(live_ticks(live, clock, rng, 20))
+    end = live.sim_now
+    batch = scheduler(tmp_path / "batch", FakeClock(), scale=720, backfill=end - START)
+    asyncio.run(run_until_drained(batch))
+    assert batch.sim_now == end
+    assert ids(tmp_path / "live") == ids(tmp_path / "batch")
+    assert len(ids(tmp_path / "live")) > 100
+
+
+def run_and_stop(state: Path, clock: FakeClock) -> datetime:
+    """A first scheduler run of a few live ticks; returns where its clock stopped."""
+    first = scheduler(state, clock, scale=720)
+    asyncio.run(live_ticks(first, clock, random.Random(1), 3))
+    first.store.close()
+    return first.sim_now
+
+
+def test_catch_up_generates_the_downtime_at_once(tmp_path: Path) -> None:
+    """--catch-up advances the clock by downtime x scale, then goes on live."""
+    clock = FakeClock()
+    stopped = run_and_stop(tmp_path, clock)
+    clock.wall += 100  # powered off for 100 s: the monotonic clock restarts, the wall clock does not
+    again = scheduler(tmp_path, clock, scale=720, catch_up=True)
+    asyncio.run(run_until_drained(again))
+    assert again.sim_now == stopped + timedelta(seconds=100 * 720)
+
+
+def test_restart_without_catch_up_resumes_at_the_checkpoint(tmp_path: Path) -> None:
+    """Downtime does not move simulated time unless asked to."""
+    clock = FakeClock()
+    stopped = run_and_stop(tmp_path, clock)
+    clock.advance(1000)
+    again = scheduler(tmp_path, clock, scale=720)
+    assert again.sim_now == stopped > START
+    checkpoint = load_checkpoint(again.store)
+    assert checkpoint is not None and checkpoint.sim_now == again.sim_now
+
+
+def test_split_backfills_equal_one_backfill(env: dict[str, str], tmp_path: Path) -> None:
+    """A 3-day backfill followed by a 4-day one gives exactly the intents of one 7-day backfill."""
+    assert run("scheduler", "--backfill", "3d", env=env).returncode == 0
+    assert run("scheduler", "--backfill", "4d", env=env).returncode == 0
+    split = ids(Path(env["STATE_DIR"]))
+    env["STATE_DIR"] = str(tmp_path / "one")
+    assert run("scheduler", "--backfill", "7d", env=env).returncode == 0
+    assert split == ids(tmp_path / "one")
+
+
+def test_live_run_with_kills_equals_a_backfill(env: dict[str, str], tmp_path: Path) -> None:
+    """SCALE_FACTOR=7200, 0.2 s ticks, two SIGKILLs: the intents equal a backfill of the same span."""
+    env.update({"SCALE_FACTOR": "7200", "TICK_INTERVAL_SEC": "0.2"})
+    state = Path(env["STATE_DIR"])
+    for _ in range(3):
+        proc = subprocess.Popen(command("scheduler"), env=env, stderr=subprocess.DEVNULL)
+        wait_until(lambda: (state / "queues.db").exists() and len(intents_in(state)) > 0)
+        time.sleep(random.uniform(0.8, 1.6))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    store = Store(state)
+    checkpoint = load_checkpoint(store)
+    store.close()
+    assert checkpoint is not None
+    span = (checkpoint.sim_now - START).total_seconds()
+    env["STATE_DIR"] = str(tmp_path / "backfill")
+    assert run("scheduler", "--backfill", f"{span}", env=env).returncode == 0
+    assert ids(state) == ids(tmp_path / "backfill")
+    meta = json.loads(Store(tmp_path / "backfill").get_meta("clock") or "{}")
+    assert meta["sim_now"] == checkpoint.sim_now.isoformat()
