@@ -27,6 +27,8 @@ def test_quick_bench_writes_every_row_with_sane_values(tmp_path: Path) -> None:
     for rate in (r["raw_put"], r["raw_get_ack"], r["http"], r["minimal"]["rate"], pipeline["e2e"],
                  *pipeline["stages"].values(), *r["alone"]["rates"].values(), r["alone"]["sim_days_per_s"]):
         assert rate > 0
+    assert set(pipeline["cpu_ms"]) == set(r["minimal"]["cpu_ms"]) == {*ROLES, "receiver"}
+    assert all(ms > 0 for ms in (*pipeline["cpu_ms"].values(), *r["minimal"]["cpu_ms"].values()))
     for role in ROLES:
         assert 10 < pipeline["peak_rss_mb"][role] < 1000
         assert 0 <= r["idle"]["cpu_percent"][role] < 100

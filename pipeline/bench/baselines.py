@@ -98,6 +98,7 @@ class MinimalRun:
 
     rate: float  # payloads per second, first put to the deliverer's exit
     received: int
+    cpu_ms: dict[str, float]  # CPU milliseconds per payload, per process (and the receiver's)
     fsyncs: int | None  # all three processes, when counted
 
 
@@ -116,15 +117,16 @@ def minimal_pipeline(rig: Rig, n: int, *, count_fsyncs: bool = False) -> Minimal
         try:
             time.sleep(0.5)  # as the reference: consumers import and open their queues first
             t0 = time.perf_counter()
-            stage("scheduler", str(n)).ok(600)
-            enricher.ok(600)
-            end = deliverer.started + deliverer.ok(600).seconds
+            exits = {"scheduler": stage("scheduler", str(n)).ok(600), "enricher": enricher.ok(600),
+                     "deliverer": deliverer.ok(600)}
+            end = deliverer.started + exits["deliverer"].seconds
         finally:
             deliverer.kill()
             enricher.kill()
         received = rec.stats()["received"]
+        cpu = {role: e.cpu_seconds for role, e in exits.items()} | {"receiver": rec.child.kill().cpu_seconds}
     total = sum(fsyncs(path) for path in traces.values() if path is not None) if count_fsyncs else None
-    return MinimalRun(n / (end - t0), received, total)
+    return MinimalRun(n / (end - t0), received, {role: 1000 * c / n for role, c in cpu.items()}, total)
 
 
 def fsync_cost_ms(directory: Path, n: int = 200) -> float:

@@ -83,7 +83,8 @@ def run_all(rig: Rig, settings: Settings, plan: Plan, progress: Callable[[str], 
         pipeline_runs.append(ours.concurrent(rig, span_s))
         alone_runs.append(ours.one_at_a_time(rig, span_s))
     out["minimal"] = {"rate": median([m.rate for m in minimal_runs]), "n": plan.n,
-                      "received": [m.received for m in minimal_runs]}
+                      "received": [m.received for m in minimal_runs],
+                      "cpu_ms": {k: median([m.cpu_ms[k] for m in minimal_runs]) for k in minimal_runs[0].cpu_ms}}
     out["pipeline"] = {
         "e2e": median([r.e2e_rate for r in pipeline_runs]),
         "emitted": [r.emitted for r in pipeline_runs],
@@ -92,6 +93,7 @@ def run_all(rig: Rig, settings: Settings, plan: Plan, progress: Callable[[str], 
         "stages": {role: median([r.stage_rates[role] for r in pipeline_runs]) for role in ours.ROLES},
         "restarts": {role: sum(r.restarts[role] for r in pipeline_runs) for role in ours.ROLES},
         "peak_rss_mb": {role: max(r.peak_rss_mb[role] for r in pipeline_runs) for role in ours.ROLES},
+        "cpu_ms": {k: median([r.cpu_ms[k] for r in pipeline_runs]) for k in pipeline_runs[0].cpu_ms},
     }
     out["alone"] = {
         "rates": {role: median([r.rates[role] for r in alone_runs]) for role in ours.ROLES},

@@ -51,6 +51,7 @@ class PipelineRun:
     stage_rates: dict[str, float]  # each stage's items/s over its own lifetime
     restarts: dict[str, int]
     peak_rss_mb: dict[str, float]
+    cpu_ms: dict[str, float]  # CPU milliseconds per payload, per process (and the receiver's)
     fsyncs: dict[str, int] | None
 
 
@@ -92,6 +93,7 @@ def concurrent(rig: Rig, span_s: int, *, count_fsyncs: bool = False) -> Pipeline
             cleanup([c for s in stages.values() for c in s.children])
             raise
         stats = rec.stats()
+    received_cpu = rec.child.kill().cpu_seconds
     sched = stages["scheduler"].exits()[0]
     emitted = emitted_by(sched)
     deliverer = stages["deliverer"].children[-1]
@@ -107,6 +109,8 @@ def concurrent(rig: Rig, span_s: int, *, count_fsyncs: bool = False) -> Pipeline
         stage_rates={role: emitted / s.span() for role, s in stages.items()},
         restarts={role: len(s.children) - 1 for role, s in stages.items()},
         peak_rss_mb={role: max(e.peak_rss_mb for e in s.exits()) for role, s in stages.items()},
+        cpu_ms={**{role: 1000 * sum(e.cpu_seconds for e in s.exits()) / emitted for role, s in stages.items()},
+                "receiver": 1000 * received_cpu / emitted},
         fsyncs=counted,
     )
 

@@ -38,6 +38,7 @@ class Exit:
     code: int
     seconds: float  # from spawn to exit, perf_counter
     peak_rss_mb: float
+    cpu_seconds: float  # user + system, from wait4's rusage
     stderr: str
 
 
@@ -84,7 +85,7 @@ class Child:
     def poll(self) -> Exit | None:
         """Reap the child if it has ended (recording peak RSS); None while it runs."""
         if self.exit is None:
-            pid, status = os.waitpid(self.proc.pid, os.WNOHANG)
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
             if pid == 0:
                 if time.perf_counter() - self._sampled >= HWM_EVERY:
                     self.sample()
@@ -92,7 +93,7 @@ class Child:
             code = os.waitstatus_to_exitcode(status)
             self.proc.returncode = code  # reaped here, so Popen must not wait for it again
             self.exit = Exit(self.name, code, time.perf_counter() - self.started, self.hwm_kb / 1024,
-                             self.log.read_text(errors="replace"))
+                             usage.ru_utime + usage.ru_stime, self.log.read_text(errors="replace"))
         return self.exit
 
     def sample(self) -> None:
@@ -130,12 +131,16 @@ class Child:
             self.proc.send_signal(signal.SIGTERM)
         return self.ok(timeout)
 
-    def kill(self) -> None:
-        """SIGKILL and reap, for clean-up after a failure."""
+    def kill(self) -> Exit:
+        """SIGKILL and reap (the receiver's end, and clean-up after a failure)."""
         if self.poll() is None:
+            self.sample()
             self.proc.kill()
-            self.proc.wait()
-            self.exit = Exit(self.name, -9, time.perf_counter() - self.started, 0.0, "")
+            while (done := self.poll()) is None:
+                time.sleep(REAP_EVERY)
+            return done
+        assert self.exit is not None
+        return self.exit
 
     def cpu_seconds(self) -> float:
         """User + system CPU time so far, from /proc/PID/stat."""

@@ -89,6 +89,11 @@ def table(r: dict[str, Any]) -> list[str]:
         name, base = stage_base[role]
         rows.append(f"| (b) | {role} alone, items/s | {_n(alone['rates'][role])} | {_n(base)} {name} | "
                     f"{_ratio(alone['rates'][role], base)} |")
+    parts = ("scheduler", "enricher", "deliverer", "receiver")
+    ours_cpu, min_cpu = (" + ".join(f"{cpu[k]:.3f}" for k in parts) + f" = {sum(cpu.values()):.3f}"
+                         for cpu in (p["cpu_ms"], m["cpu_ms"]))
+    rows.append(f"| (b) | CPU ms per payload, concurrent (scheduler + enricher + deliverer + receiver) | {ours_cpu} | "
+                f"{min_cpu} minimal | {_ratio(sum(p['cpu_ms'].values()), sum(m['cpu_ms'].values()))} |")
     delivered = ", ".join(f"{u:,}/{e:,}" for u, e in zip(p["unique"], p["emitted"], strict=True))
     rows += [
         f"| (b) | delivered/written per run (duplicates {sum(p['duplicates'])}) | {delivered} | | |",
