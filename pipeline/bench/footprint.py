@@ -118,7 +118,15 @@ def pickup(rig: Rig, workload: Workload, count: int, rate: float) -> list[float]
     return latencies
 
 
-def steady(rig: Rig, seconds: float, scale: float) -> list[float]:
+@dataclass(frozen=True, slots=True)
+class Steady:
+    """Per delivered payload, seconds from its job's occurrence and from its enrichment to its arrival."""
+
+    from_occurrence: list[float]
+    from_emitted: list[float]
+
+
+def steady(rig: Rig, seconds: float, scale: float) -> Steady:
     """Seconds from each job's simulated occurrence (mapped to real time) to its arrival at the receiver.
 
     The live scheduler advances the simulated clock by exactly (monotonic elapsed) x scale per tick, so its
@@ -138,13 +146,15 @@ def steady(rig: Rig, seconds: float, scale: float) -> list[float]:
         finally:
             cleanup(list(children.values()))
     checkpoint = _checkpoint(d / "state" / QUEUE_FILE)
-    latencies = []
+    result = Steady([], [])
     for line in store_file.read_text().splitlines():
         record = json.loads(line)
         occurred = datetime.fromisoformat(record["body"]["occurred_at"])
         real = checkpoint.wall_at - (checkpoint.sim_now - occurred).total_seconds() / checkpoint.scale_factor
-        latencies.append(record["received_at"] - real)
-    return latencies
+        emitted = datetime.fromisoformat(record["body"]["emitted_at"]).timestamp()
+        result.from_occurrence.append(record["received_at"] - real)
+        result.from_emitted.append(record["received_at"] - emitted)
+    return result
 
 
 def _checkpoint(path: Path) -> Checkpoint:

@@ -124,7 +124,10 @@ def run_all(rig: Rig, settings: Settings, plan: Plan, progress: Callable[[str], 
              for x in footprint.pickup(rig, workload, plan.pickup_count, plan.pickup_rate)]
     out["pickup_ms"] = {"n": len(picks), "p50": percentile(picks, 50) * 1000, "p99": percentile(picks, 99) * 1000}
     progress(f"(e) steady state at SCALE_FACTOR={plan.steady_scale:g}")
-    lat = [x for _ in range(plan.runs) for x in footprint.steady(rig, plan.steady_seconds, plan.steady_scale)]
+    runs = [footprint.steady(rig, plan.steady_seconds, plan.steady_scale) for _ in range(plan.runs)]
+    lat = [x for run in runs for x in run.from_occurrence]
+    hop = [x for run in runs for x in run.from_emitted]
     out["steady_ms"] = {"n": len(lat), "p50": percentile(lat, 50) * 1000, "p99": percentile(lat, 99) * 1000,
+                        "emitted_p50": percentile(hop, 50) * 1000, "emitted_p99": percentile(hop, 99) * 1000,
                         "scale": plan.steady_scale}
     return out

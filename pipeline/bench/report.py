@@ -115,6 +115,8 @@ def table(r: dict[str, Any]) -> list[str]:
         f"{pk['p50']:.1f} / {pk['p99']:.1f} | | |",
         f"| (e) | delivery latency at SCALE_FACTOR={st['scale']:g}, occurrence->received, p50 / p99 ms, "
         f"{st['n']} samples | {st['p50']:.0f} / {st['p99']:.0f} | | |",
+        f"| (e) | of which enriched->received (deliverer pickup + POST), p50 / p99 ms | "
+        f"{st['emitted_p50']:.1f} / {st['emitted_p99']:.1f} | | |",
     ]
     fs = fsyncs_per_payload(r)
     if fs is None:
