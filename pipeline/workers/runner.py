@@ -143,11 +143,11 @@ async def run(worker: Worker, life: Lifecycle, *, drain: bool = False) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, life.request_stop)
-    life.notifier.ready(worker.status())
     changes = FolderChanges.open(worker.store.path.parent)
     life.watch(changes)
     poll_max = POLL_MAX if changes is None else POLL_MAX_WATCHED
-    log.info("worker.started", role=worker.role, pid=os.getpid(), drain=drain, watched=changes is not None)
+    life.notifier.ready(worker.status())
+    log.info("worker.started", role=worker.role, pid=os.getpid(), drain=drain)
     delay, write_delay, last_status, steps = POLL_MIN, 0.0, 0.0, 0
     write_error: str | None = None
     try:
