@@ -31,7 +31,8 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="one small run of everything (a smoke check, ~1 min)")
     p.add_argument("-n", type=int, help="intents per end-to-end run (default 20000)")
     p.add_argument("--runs", type=int, help="runs per measurement; the table shows medians (default 3)")
-    p.add_argument("--out", type=Path, default=ROOT / "docs" / "PERFORMANCE.md", help="the report to (re)write")
+    p.add_argument("--out", type=Path, help="the report to (re)write (default: docs/PERFORMANCE.md; with --quick, "
+                   "standard output, so a smoke check never replaces the real table)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the raw results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (state files, worker logs)")
     args = p.parse_args()
@@ -58,8 +59,13 @@ def main() -> int:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-    write(args.out, render(results, command, when))
-    progress(f"done; wrote {args.out}" + (f" (scratch: {scratch})" if args.keep else ""))
+    block = render(results, command, when)
+    out = args.out or (None if args.quick else ROOT / "docs" / "PERFORMANCE.md")
+    if out is None:
+        sys.stdout.write(block)
+    else:
+        write(out, block)
+    progress(f"done; wrote {out or 'the report to standard output'}" + (f" (scratch: {scratch})" if args.keep else ""))
     return 0
 
 
