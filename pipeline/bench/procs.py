@@ -8,6 +8,7 @@ wrapped around the command: all measured from outside, so the workers carry no b
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -47,12 +48,30 @@ def module_argv(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+@functools.cache
+def _strace_flags() -> tuple[str, ...] | None:
+    if STRACE is None:
+        return None
+    base = (STRACE, "-f", "-c", "-e", "trace=" + ",".join(FSYNC_CALLS))
+    # seccomp-bpf stops the tracee only on the traced calls, so the rest runs at full speed (strace >= 5.3).
+    for flags in ((*base, "--seccomp-bpf"), base):
+        if subprocess.run([*flags, "-o", os.devnull, "true"], capture_output=True, check=False).returncode == 0:
+            return flags
+    return None
+
+
+def strace_argv(output: Path) -> list[str] | None:
+    """The strace prefix that counts a command's fsyncs into `output`, or None when strace cannot."""
+    flags = _strace_flags()
+    return None if flags is None else [*flags, "-o", str(output)]
+
+
 def strace_usable() -> str | None:
     """None when fsyncs can be counted, else why not."""
     if STRACE is None:
         return "strace is not installed"
-    probe = subprocess.run([STRACE, "-f", "-c", "-o", os.devnull, "true"], capture_output=True, check=False)
-    if probe.returncode != 0:
+    if strace_argv(Path(os.devnull)) is None:
+        probe = subprocess.run([STRACE, "-f", "-o", os.devnull, "true"], capture_output=True, check=False)
         return f"strace cannot trace here ({probe.stderr.decode(errors='replace').strip()[:120]})"
     return None
 
@@ -66,10 +85,10 @@ class Child:
         self.log = logs / f"{name}.{time.monotonic_ns()}.log"
         self.strace_to = strace_to
         if strace_to is not None:
-            assert STRACE is not None
-            # seccomp-bpf stops the tracee only on the traced calls, so the rest runs at full speed.
-            argv = [STRACE, "-f", "-c", "--seccomp-bpf", "-e", "trace=" + ",".join(FSYNC_CALLS),
-                    "-o", str(strace_to), *argv]
+            prefix = strace_argv(strace_to)
+            if prefix is None:
+                raise BenchError("strace cannot trace here (check strace_usable() first)")
+            argv = [*prefix, *argv]
         self.started = time.perf_counter()
         with self.log.open("wb") as err:
             self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
