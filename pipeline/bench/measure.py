@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import sqlite3
 import sys
@@ -47,8 +48,6 @@ def machine(rig: Rig) -> dict[str, Any]:
     """What the numbers were measured on."""
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor() or "unknown")
-    import os
-
     return {
         "cpu": model, "cores": os.cpu_count(), "kernel": platform.release(),
         "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version,
