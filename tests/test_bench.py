@@ -44,7 +44,8 @@ def test_quick_bench_writes_every_row_with_sane_values(tmp_path: Path) -> None:
     assert 0 < steady["emitted_p50"] <= steady["emitted_p99"] <= steady["p99"]
     text = out.read_text()
     assert text.startswith("# kept\n\nhand-written notes\n") and BEGIN in text and END in text
-    for row in ("every intent delivered exactly once", "end to end >= 1.9x", "fsyncs per payload", "pickup latency p99", "idle CPU <= 1 % (enricher)",
+    for row in ("every intent delivered exactly once", "end to end >= 1.9x", "fsyncs per payload",
+                "CPU ms per payload", "pickup latency p99", "idle CPU <= 1 % (enricher)",
                 "peak RSS <= 120 MB (enricher with google-genai)", "backfill <= 2x raw puts", "raw persist-queue put",
                 "raw persist-queue get+ack", "raw HTTP POST loop", "minimal pipeline", "simulated days per real second",
                 "delivery latency at SCALE_FACTOR=720", "deliverer alone", "scheduler while concurrent"):

@@ -10,7 +10,6 @@ left) the safety net still finds the work, and `open` returning None makes the r
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from pathlib import Path
 
@@ -29,7 +28,7 @@ class FolderChanges:
     def open(cls, folder: Path) -> FolderChanges | None:
         """Watch `folder`, or None where inotify is not available."""
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            libc = ctypes.CDLL(None, use_errno=True)  # the interpreter's own C library: no search
             init1, add_watch = libc.inotify_init1, libc.inotify_add_watch
         except (OSError, AttributeError):
             return None
