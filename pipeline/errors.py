@@ -62,17 +62,19 @@ class QueueWriteError(PipelineError):
         super().__init__(f"cannot write {path}: {cause}")
 
 
-class TransientDeliveryError(PipelineError):
-    """A delivery attempt failed in a way worth retrying (408, 429, 5xx, network)."""
+class DeliveryPausedError(PipelineError):
+    """The endpoint answered 410 Gone: delivery is paused until `bin/deliverer --resume`."""
 
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None) -> None:
-        self.reason, self.status, self.retry_after = reason, status, retry_after
-        super().__init__(f"{reason} (status {status})" if status else reason)
+    def __init__(self, since: str, payload_id: str) -> None:
+        self.since, self.payload_id = since, payload_id
+        super().__init__(f"delivery paused since {since}: the endpoint answered 410 Gone to {payload_id}; "
+                         "payloads keep queueing; fix the endpoint, then run bin/deliverer --resume")
 
 
-class PermanentDeliveryError(PipelineError):
-    """A delivery attempt failed in a way retrying will not fix (most 4xx)."""
+class EndpointDownError(PipelineError):
+    """`--drain` gave up: the endpoint breaker stayed open longer than `--drain-timeout`."""
 
-    def __init__(self, reason: str, status: int | None = None, snippet: str = "") -> None:
-        self.reason, self.status, self.snippet = reason, status, snippet
-        super().__init__(f"{reason} (status {status})" if status else reason)
+    def __init__(self, open_for: float, last_error: str | None) -> None:
+        self.open_for, self.last_error = open_for, last_error
+        super().__init__(f"endpoint unreachable or failing for {open_for:.0f} s (breaker open; "
+                         f"last error: {last_error}); payloads stay queued")

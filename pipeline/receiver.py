@@ -1,20 +1,44 @@
-"""The webhook receiver for local runs and tests: stores each delivery, dedupes on webhook-id."""
+"""The webhook receiver for local runs and tests: stores each delivery, dedupes on webhook-id.
+
+With a secret it verifies Standard Webhooks signatures (401 to a bad, missing or stale one). Fault
+injection, for tests and soak runs: random failures with a chosen status (plus Retry-After on 429/503),
+latency, 400 for chosen ids, dropped connections, and outages during which the listening socket is
+closed (connection refused) and open connections are cut.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 import sys
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import structlog
 from aiohttp import web
 
-from pipeline.delivery.signing import secret_key, sign
+from pipeline.delivery.signing import secret_key, verify
 
-# A signature older or newer than this is refused (the Standard Webhooks default tolerance).
-TIMESTAMP_TOLERANCE = 300
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """What the receiver does wrong on purpose."""
+
+    fail_rate: float = 0.0
+    fail_statuses: tuple[int, ...] = (503,)  # one is picked at random per failure
+    retry_after: float | None = None  # added to 429 and 503 answers
+    latency: float = 0.0
+    reject_ids: frozenset[str] = frozenset()
+    drop_rate: float = 0.0
+    outages: tuple[tuple[float, float], ...] = ()  # (start, duration) seconds after the receiver starts
+    seed: int | None = None
 
 
 @dataclass
@@ -24,9 +48,13 @@ class ReceiverState:
     store: IO[str] | None = None
     key: bytes | None = None
     echo: IO[str] | None = None
+    faults: Faults = field(default_factory=Faults)
+    rng: random.Random = field(default_factory=random.Random)
     seen: set[str] = field(default_factory=set)
     received: int = 0
     duplicates: int = 0
+    answered: Counter[int] = field(default_factory=Counter)
+    dropped: int = 0
 
 
 def readable_line(body: dict[str, Any]) -> str:
@@ -39,23 +67,29 @@ def readable_line(body: dict[str, Any]) -> str:
             f"${cost.get('estimated_cost', 0):>9,.2f}  {text[:110]}")
 
 
-def _verify(state: ReceiverState, request: web.Request, body: bytes) -> bool:
+def _signed(state: ReceiverState, request: web.Request, body: bytes) -> bool:
     if state.key is None:
         return True
-    msg_id = request.headers.get("webhook-id", "")
-    stamp = request.headers.get("webhook-timestamp", "")
-    if not stamp.isdigit() or abs(time.time() - int(stamp)) > TIMESTAMP_TOLERANCE:
-        return False
-    expected = sign(state.key, msg_id, int(stamp), body).split(",", 1)[1]
-    offered = [s.split(",", 1)[1] for s in request.headers.get("webhook-signature", "").split() if "," in s]
-    return expected in offered
+    headers = request.headers
+    return verify(state.key, headers.get("webhook-id", ""), headers.get("webhook-timestamp", ""),
+                  headers.get("webhook-signature", ""), body, now=time.time())
 
 
-async def _webhook(request: web.Request) -> web.Response:
-    state: ReceiverState = request.app["state"]
-    body = await request.read()
-    if not _verify(state, request, body):
-        return web.Response(status=401, text="bad or missing signature")
+def _fault(state: ReceiverState, webhook_id: str) -> web.Response | None:
+    """The injected failure answer for this request, if any."""
+    faults = state.faults
+    if webhook_id in faults.reject_ids:
+        return web.Response(status=400, text=f"rejected id {webhook_id}")
+    if faults.fail_rate and state.rng.random() < faults.fail_rate:
+        status = state.rng.choice(faults.fail_statuses)
+        headers = {}
+        if faults.retry_after is not None and status in (429, 503):
+            headers["retry-after"] = f"{faults.retry_after:g}"
+        return web.Response(status=status, headers=headers, text="injected failure")
+    return None
+
+
+def _accept(state: ReceiverState, request: web.Request, body: bytes) -> None:
     webhook_id = request.headers.get("webhook-id", "")
     state.received += 1
     duplicate = webhook_id in state.seen
@@ -70,13 +104,38 @@ async def _webhook(request: web.Request) -> web.Response:
     if state.echo is not None and not duplicate:
         state.echo.write(readable_line(parsed) + "\n")
         state.echo.flush()
-    return web.Response(status=204)
+
+
+async def _webhook(request: web.Request) -> web.StreamResponse:
+    state: ReceiverState = request.app["state"]
+    body = await request.read()
+    if state.faults.latency:
+        await asyncio.sleep(state.faults.latency)
+    if state.faults.drop_rate and state.rng.random() < state.faults.drop_rate:
+        state.dropped += 1
+        assert request.transport is not None
+        request.transport.abort()  # no answer at all: the sender sees the connection reset
+        return web.Response(status=204)  # never written: the transport is gone
+    response = (web.Response(status=401, text="bad, missing or stale signature")
+                if not _signed(state, request, body) else _fault(state, request.headers.get("webhook-id", "")))
+    if response is None:
+        _accept(state, request, body)
+        response = web.Response(status=204)
+    state.answered[response.status] += 1
+    return response
 
 
 async def _stats(request: web.Request) -> web.Response:
     state: ReceiverState = request.app["state"]
     return web.json_response({"received": state.received, "unique": len(state.seen),
                               "duplicates": state.duplicates})
+
+
+async def _answers(request: web.Request) -> web.Response:
+    """What the receiver answered, by status, and how many connections it dropped (fault injection)."""
+    state: ReceiverState = request.app["state"]
+    return web.json_response({"answered": {str(k): v for k, v in sorted(state.answered.items())},
+                              "dropped": state.dropped})
 
 
 def _reload(state: ReceiverState, path: Path) -> None:
@@ -90,9 +149,12 @@ def _reload(state: ReceiverState, path: Path) -> None:
                 state.seen.add(webhook_id)
 
 
-def make_app(*, store: Path | None = None, secret: str | None = None, echo: bool = False) -> web.Application:
+def make_app(*, store: Path | None = None, secret: str | None = None, echo: bool = False,
+             faults: Faults | None = None) -> web.Application:
     """The receiver application (`echo` prints one readable line per new payload on stdout)."""
-    state = ReceiverState(key=secret_key(secret) if secret else None, echo=sys.stdout if echo else None)
+    faults = faults or Faults()
+    state = ReceiverState(key=secret_key(secret) if secret else None, echo=sys.stdout if echo else None,
+                          faults=faults, rng=random.Random(faults.seed))
     if store is not None:
         if store.exists():
             _reload(state, store)
@@ -101,4 +163,32 @@ def make_app(*, store: Path | None = None, secret: str | None = None, echo: bool
     app["state"] = state
     app.router.add_post("/webhook", _webhook)
     app.router.add_get("/stats", _stats)
+    app.router.add_get("/answers", _answers)
     return app
+
+
+async def serve(app: web.Application, host: str, port: int, outages: Sequence[tuple[float, float]] = ()) -> None:
+    """Serve until cancelled; during each outage the port refuses connections and open ones are cut."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        for begin, length in sorted(outages):
+            await asyncio.sleep(max(0.0, started + begin - loop.time()))
+            await site.stop()
+            assert runner.server is not None
+            for handler in runner.server.connections:
+                handler.force_close()
+                if handler.transport is not None:
+                    handler.transport.abort()
+            log.info("receiver.outage_started", seconds=length)
+            await asyncio.sleep(max(0.0, started + begin + length - loop.time()))
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            log.info("receiver.outage_ended")
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from pipeline.clock import load_checkpoint
+from pipeline.delivery import dead, retry_state
 from pipeline.queues import Store
 from pipeline.stream import read_stream
 
@@ -34,7 +36,8 @@ def collect(store: Store | None, scale_factor: float) -> dict[str, Any]:
         return out
     out["queues"]["intents"].update(store.counts("intents"))
     out["queues"]["payloads"].update(store.counts("payloads"))
-    out["dead"]["count"] = store.counts("dead")["ready"]
+    out["queues"]["payloads"]["waiting_retry"] = retry_state.waiting_count(store)
+    out["dead"] = dead.summary(store)
     stream = read_stream(store)
     if stream is not None:
         out["seed"] = stream.seed
@@ -60,14 +63,68 @@ def render_table(stats: dict[str, Any]) -> str:
         lines.append(f"{name:<10} {q[name]['ready']:>8} {q[name]['unacked']:>10} "
                      f"{'-' if age is None else f'{age:.1f} s':>14}")
     lines += [
-        f"dead letters: {stats['dead']['count']}",
-        f"waiting for retry: {q['payloads']['waiting_retry']}",
+        f"dead letters: {stats['dead']['count']}{_breakdown(stats['dead'])}",
+        f"waiting for retry: {q['payloads']['waiting_retry']} (next {d['next_retry_at'] or '-'})",
         f"sim clock: {clock['now'] or 'not started'} (start {clock['start'] or '-'}, "
         f"scale {clock['scale_factor']:g}), seed {stats['seed']}",
-        f"delivery: {d['delivered_total']} delivered, breaker {d['breaker']}"
-        f"{', PAUSED' if d['paused'] else ''}, last success {d['last_success_at'] or '-'}, "
-        f"last error {d['last_error'] or '-'}",
+        f"delivery: {d['delivered_total']} delivered, breaker {d['breaker']}, last success "
+        f"{d['last_success_at'] or '-'}{_last_hour(d)}",
+        f"last error: {d['last_error'] or '-'}",
+        *([f"PAUSED since {d.get('paused_since') or '?'}: the endpoint answered 410 Gone; "
+           "fix it, then run bin/deliverer --resume"] if d["paused"] else []),
         "enricher: {requests_today} Gemini requests today, {tokens_in} tokens in, {tokens_out} out, "
         "${est_cost_usd:.4f}, {fallbacks} offline fallbacks".format(**stats["enricher"]),
     ]
+    return "\n".join(lines)
+
+
+def _breakdown(dead_stats: dict[str, Any]) -> str:
+    if not dead_stats["count"]:
+        return ""
+    reasons = ", ".join(f"{k} {v}" for k, v in sorted(dead_stats["by_reason"].items()))
+    statuses = ", ".join(f"{k}: {v}" for k, v in sorted(dead_stats["by_status"].items()))
+    return f" (by reason: {reasons}; by last status: {statuses})"
+
+
+def _last_hour(d: dict[str, Any]) -> str:
+    if not d.get("attempts_1h"):
+        return ""
+    latency = (f", p50 {d['latency_p50_ms']} ms, p95 {d['latency_p95_ms']} ms"
+               if d.get("latency_p50_ms") is not None else "")
+    return f"; last hour: {d['attempts_1h']} attempts, {d['success_rate_1h']:.1%} ok{latency}"
+
+
+def oldest_payload_age(store: Store | None) -> float | None:
+    """Seconds since the oldest payload still in the queue was stored, whether ready or waiting a retry."""
+    if store is None:
+        return None
+    (oldest,) = store.query("SELECT MIN(timestamp) FROM ack_queue_payloads")[0]
+    return None if oldest is None else max(0.0, time.time() - oldest)
+
+
+def health_problems(stats: dict[str, Any], oldest_payload_s: float | None, max_age: float) -> list[str]:
+    """Why `queue-stats --check` fails: dead letters, a paused deliverer, or a backlog older than max_age."""
+    problems = []
+    if stats["dead"]["count"]:
+        problems.append(f"{stats['dead']['count']} dead letters (bin/queue-stats --dead; bin/replay-dead)")
+    if stats["delivery"]["paused"]:
+        problems.append("delivery paused by a 410 Gone (bin/deliverer --resume)")
+    ages = {"intents": stats["queues"]["intents"]["oldest_ready_age_s"], "payloads": oldest_payload_s}
+    for name, age in ages.items():
+        if age is not None and age > max_age:
+            problems.append(f"oldest {name} item is {age:.0f} s old (more than {max_age:.0f} s)")
+    return problems
+
+
+def render_dead(letters: list[dead.Letter]) -> str:
+    """The `--dead` listing, oldest first."""
+    if not letters:
+        return "no dead letters"
+    lines = [f"{'payload id':<28} {'reason':<11} {'status':>6} {'attempts':>8}  {'first attempt':<20} "
+             f"{'dead at':<20} response"]
+    for item in letters:
+        d = item.letter
+        lines.append(f"{d.payload_id:<28} {d.reason:<11} {d.last_status or '-':>6} {d.attempts:>8}  "
+                     f"{d.first_attempt_at:%Y-%m-%d %H:%M:%S}  {d.dead_at:%Y-%m-%d %H:%M:%S}  "
+                     f"{' '.join(d.response_snippet.split())[:60]}")
     return "\n".join(lines)

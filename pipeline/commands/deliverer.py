@@ -1,30 +1,53 @@
-"""bin/deliverer: send payloads to WEBHOOK_URL."""
+"""bin/deliverer: send payloads to WEBHOOK_URL; `--resume` lifts a 410 pause."""
 
 from __future__ import annotations
 
+import sys
+
 from pipeline.commands import _cli
+from pipeline.delivery.outcomes import lift_pause
 from pipeline.delivery.sender import HttpSender
-from pipeline.workers.deliverer import Deliverer
+from pipeline.queues import open_readonly
+from pipeline.workers.deliverer import Deliverer, Tuning
 from pipeline.workers.runner import Lifecycle
+
+DEFAULT_DRAIN_TIMEOUT = 300.0
 
 
 @_cli.guarded
 def main() -> int:
     """Entry point."""
-    p = _cli.parser("deliverer", "Deliver payloads to the webhook, with retries.")
+    p = _cli.parser("deliverer", "Deliver payloads to the webhook, with retries, a breaker and dead letters.")
     p.add_argument("--drain", action="store_true",
-                   help="exit 0 once the payloads queue is empty and nothing waits for a retry")
+                   help="exit 0 once the payloads queue is empty and nothing waits for a retry; exit 1 if "
+                        "delivery is paused (410) or the endpoint stays unreachable past --drain-timeout")
+    p.add_argument("--drain-timeout", type=_cli.duration, default=DEFAULT_DRAIN_TIMEOUT, metavar="DURATION",
+                   help="with --drain: how long the breaker may stay open (default 300 s)")
+    p.add_argument("--resume", action="store_true",
+                   help="lift a pause caused by a 410 Gone answer (a running deliverer picks it up) and exit")
     p.add_argument("--webhook-url", help="where payloads go (WEBHOOK_URL)")
     args = p.parse_args()
     cfg = _cli.settings(args, webhook_url=args.webhook_url)
+    if args.resume:
+        store = open_readonly(cfg.state_dir)
+        lifted = None
+        if store is not None:
+            try:
+                lifted = lift_pause(store)
+            finally:
+                store.close()
+        sys.stdout.write(f"delivery resumed (was paused since {lifted['since']})\n" if lifted
+                         else "delivery was not paused\n")
+        return 0
     _lock, store = _cli.start_worker(cfg, "deliverer", consumer_of=("payloads",))
+    tuning = Tuning(schedule=cfg.delivery_retry_schedule, max_age=cfg.delivery_max_age,
+                    retry_after_max=cfg.delivery_retry_after_max, concurrency=cfg.delivery_concurrency)
 
     async def make(life: Lifecycle) -> Deliverer:
         secret = cfg.webhook_secret.get_secret_value() if cfg.webhook_secret else None
         sender = HttpSender(str(cfg.webhook_url), secret=secret, connect_timeout=cfg.delivery_connect_timeout,
                             timeout=cfg.delivery_timeout, concurrency=cfg.delivery_concurrency)
-        return Deliverer(store, sender, concurrency=cfg.delivery_concurrency,
-                         schedule=cfg.delivery_retry_schedule)
+        return Deliverer(store, sender, tuning, drain_timeout=args.drain_timeout if args.drain else None)
 
     return _cli.run_worker(make, drain=args.drain)
 

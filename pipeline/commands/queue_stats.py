@@ -7,8 +7,11 @@ import sys
 import time
 
 from pipeline.commands import _cli
+from pipeline.delivery import dead
 from pipeline.queues import open_readonly
-from pipeline.stats import collect, render_table
+from pipeline.stats import collect, health_problems, oldest_payload_age, render_dead, render_table
+
+DEFAULT_MAX_AGE = 3600.0
 
 
 @_cli.guarded
@@ -18,24 +21,40 @@ def main() -> int:
     p.add_argument("--json", action="store_true", help="one JSON object for scripts")
     p.add_argument("--watch", nargs="?", const=2.0, type=float, metavar="SECONDS",
                    help="refresh every SECONDS (default 2) until Ctrl-C")
+    p.add_argument("--dead", action="store_true", help="list the dead letters, oldest first")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when unhealthy: dead letters, delivery paused, or a backlog older than --max-age")
+    p.add_argument("--max-age", type=_cli.duration, default=DEFAULT_MAX_AGE, metavar="DURATION",
+                   help="with --check: the oldest an intent or payload may be (default 1h)")
     args = p.parse_args()
     cfg = _cli.settings(args)
     while True:
         store = open_readonly(cfg.state_dir)
         try:
             stats = collect(store, cfg.scale_factor)
+            letters = dead.read_all(store) if args.dead and store is not None else []
+            oldest = oldest_payload_age(store)
         finally:
             if store is not None:
                 store.close()
+        problems = health_problems(stats, oldest, args.max_age) if args.check else []
         if args.json:
+            if args.dead:
+                stats["dead"]["letters"] = [
+                    item.letter.model_dump(mode="json", exclude={"body"}) for item in letters]
+            if args.check:
+                stats["check"] = {"healthy": not problems, "problems": problems}
             sys.stdout.write(json.dumps(stats) + "\n")
         else:
             if args.watch:
                 sys.stdout.write("\x1b[H\x1b[2J")
-            sys.stdout.write(render_table(stats) + "\n")
+            sys.stdout.write((render_dead(letters) if args.dead else render_table(stats)) + "\n")
+            if args.check:
+                sys.stdout.write("\n".join(f"UNHEALTHY: {p}" for p in problems) if problems else "healthy")
+                sys.stdout.write("\n")
         sys.stdout.flush()
         if not args.watch:
-            return 0
+            return 1 if problems else 0
         time.sleep(args.watch)
 
 

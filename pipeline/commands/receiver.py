@@ -1,14 +1,41 @@
-"""bin/receiver: a webhook endpoint for local runs and tests."""
+"""bin/receiver: a webhook endpoint for local runs and tests, with fault injection."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import signal
 import sys
 from pathlib import Path
 
-from aiohttp import web
-
+from pipeline import logs
 from pipeline.commands import _cli
-from pipeline.receiver import make_app
+from pipeline.receiver import Faults, make_app, serve
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a probability between 0 and 1")
+    return value
+
+
+def _outage(text: str) -> tuple[float, float]:
+    try:
+        start, length = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("START,DURATION in seconds, e.g. 5,60") from None
+    if start < 0 or length <= 0:
+        raise argparse.ArgumentTypeError("START >= 0 and DURATION > 0")
+    return start, length
+
+
+def _ids(path: Path) -> frozenset[str]:
+    try:
+        return frozenset(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror}") from None
 
 
 @_cli.guarded
@@ -18,13 +45,44 @@ def main() -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--store", type=Path, metavar="FILE.jsonl", help="append each delivery to this file")
-    p.add_argument("--secret", help="whsec_… secret: verify signatures, answer 401 to a bad one")
+    p.add_argument("--secret", help="whsec_… secret: verify signatures, answer 401 to a bad, missing or stale one")
     p.add_argument("--quiet", action="store_true", help="no readable line per payload")
     p.add_argument("--echo", action="store_true", help="a readable line per payload even when not on a terminal")
+    faults = p.add_argument_group("fault injection")
+    faults.add_argument("--fail-rate", type=_rate, default=0.0, metavar="P",
+                        help="answer --fail-status with probability P")
+    faults.add_argument("--fail-status", type=int, action="append", metavar="CODE",
+                        help="the failure status (default 503); repeat to pick one at random per failure")
+    faults.add_argument("--retry-after", type=float, metavar="SECONDS", help="Retry-After on 429/503 answers")
+    faults.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every answer")
+    faults.add_argument("--reject-ids", type=Path, metavar="FILE", help="answer 400 to these ids (one a line)")
+    faults.add_argument("--drop-rate", type=_rate, default=0.0, metavar="P",
+                        help="close the connection without answering, with probability P")
+    faults.add_argument("--outage", type=_outage, action="append", default=[], metavar="START,DURATION",
+                        help="refuse connections from START for DURATION seconds after start (repeatable)")
+    faults.add_argument("--seed", type=int, help="seed of the random faults")
     args = p.parse_args()
+    try:
+        reject = _ids(args.reject_ids) if args.reject_ids else frozenset()
+    except argparse.ArgumentTypeError as exc:
+        p.error(str(exc))
+    logs.configure()
     echo = args.echo or (sys.stdout.isatty() and not args.quiet)
-    app = make_app(store=args.store, secret=args.secret, echo=echo)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    app = make_app(store=args.store, secret=args.secret, echo=echo, faults=Faults(
+        fail_rate=args.fail_rate, fail_statuses=tuple(args.fail_status or [503]),
+        retry_after=args.retry_after,
+        latency=args.latency, reject_ids=reject, drop_rate=args.drop_rate, outages=tuple(args.outage),
+        seed=args.seed))
+
+    async def run() -> None:
+        task = asyncio.create_task(serve(app, args.host, args.port, args.outage))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
     return 0
 
 

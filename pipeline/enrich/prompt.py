@@ -25,7 +25,11 @@ Answer with a JSON array holding exactly one item per intent, each carrying the 
 
 
 class GeminiItem(BaseModel):
-    """One intent's answer: its text and the extraction of that text (flat: Gemini's schema subset)."""
+    """One intent's answer: its text and the extraction of that text (flat: Gemini's schema subset).
+
+    The extraction fields repeat JobFields' on purpose rather than inheriting them: Gemini writes
+    properties in schema order, and the id and the text must come before the fields read from it.
+    """
 
     model_config = ConfigDict(extra="ignore")
 

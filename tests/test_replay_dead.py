@@ -1,0 +1,100 @@
+"""bin/replay-dead and the dead-letter store: selection, order, one-transaction moves, purge."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pipeline.delivery import dead, retry_state
+from pipeline.models import DeadLetter
+from pipeline.queues import Store
+from tests.delivery_support import command
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _bury(state: Path, rows: list[tuple[str, str, int | None, int]]) -> None:
+    """Dead letters (id, reason, status, minutes after T0 they died), as the deliverer writes them."""
+    store = Store(state)
+    retry_state.open_state(store)  # the table the deliverer creates on start
+    try:
+        with store.transaction() as tx:
+            for payload_id, reason, status, minutes in rows:
+                tx.put("payloads", [json.dumps({"id": payload_id}).encode()])
+                pqid = tx.execute("SELECT MAX(_id) FROM ack_queue_payloads").fetchone()[0]
+                dead.bury(tx, pqid, DeadLetter(
+                    payload_id=payload_id, body=json.dumps({"id": payload_id}), reason=reason, last_status=status,
+                    attempts=4, first_attempt_at=T0, last_attempt_at=T0, dead_at=T0 + timedelta(minutes=minutes)))
+    finally:
+        store.close()
+
+
+def _payload_ids(state: Path) -> list[str]:
+    store = Store(state)
+    try:
+        return [json.loads(bytes(d))["id"] for (d,) in store.query("SELECT data FROM ack_queue_payloads ORDER BY _id")]
+    finally:
+        store.close()
+
+
+LETTERS = [("job_a", "rejected", 400, 1), ("job_b", "too_large", 413, 2), ("job_c", "max_age", None, 3),
+           ("job_d", "rejected", 404, 4), ("job_e", "rejected", 400, 5)]
+
+
+def test_filters_select_and_limit_keeps_the_oldest(tmp_path: Path) -> None:
+    """--status/--reason/--id/--since select; --limit keeps the oldest; others stay dead."""
+    _bury(tmp_path, LETTERS)
+    out = command("replay_dead", tmp_path, "--status", "400", "--limit", "1")
+    assert out.returncode == 0, out.stderr
+    assert _payload_ids(tmp_path) == ["job_a"]
+    out = command("replay_dead", tmp_path, "--reason", "rejected", "--id", "job_d", "--id", "job_b")
+    assert _payload_ids(tmp_path) == ["job_a", "job_d"]
+    out = command("replay_dead", tmp_path, "--since", (T0 + timedelta(minutes=2, seconds=30)).isoformat())
+    assert _payload_ids(tmp_path) == ["job_a", "job_d", "job_c", "job_e"]
+    store = Store(tmp_path)
+    assert [x.letter.payload_id for x in dead.read_all(store)] == ["job_b"]
+    store.close()
+
+
+def test_replay_keeps_the_exact_body_and_clears_attempts(tmp_path: Path) -> None:
+    """The replayed row carries the stored bytes (same webhook-id) and no retry state."""
+    _bury(tmp_path, LETTERS[:1])
+    store = Store(tmp_path)
+    letters = dead.select(store, dead.Selection(ids=frozenset({"job_a"})))
+    dead.replay(store, letters)
+    assert [bytes(d) for (d,) in store.query("SELECT data FROM ack_queue_payloads")] == [
+        letters[0].letter.body.encode()]
+    assert store.query("SELECT COUNT(*) FROM delivery_retry")[0][0] == 0
+    assert store.counts("dead")["ready"] == 0
+    store.close()
+
+
+def test_usage_errors_exit_2_and_change_nothing(tmp_path: Path) -> None:
+    """No filter without --all, or --purge without --yes, is a usage error."""
+    _bury(tmp_path, LETTERS)
+    assert command("replay_dead", tmp_path).returncode == 2
+    assert command("replay_dead", tmp_path, "--all", "--purge").returncode == 2
+    assert _payload_ids(tmp_path) == []
+    store = Store(tmp_path)
+    assert store.counts("dead")["ready"] == len(LETTERS)
+    store.close()
+
+
+def test_purge_with_yes_deletes_only_the_selection(tmp_path: Path) -> None:
+    """--purge --yes deletes the selected dead letters and moves nothing to the payloads queue."""
+    _bury(tmp_path, LETTERS)
+    out = command("replay_dead", tmp_path, "--reason", "rejected", "--purge", "--yes")
+    assert out.returncode == 0 and "purged 3 dead letter(s)" in out.stdout
+    store = Store(tmp_path)
+    assert [x.letter.payload_id for x in dead.read_all(store)] == ["job_b", "job_c"]
+    store.close()
+    assert _payload_ids(tmp_path) == []
+
+
+def test_dry_run_lists_without_moving(tmp_path: Path) -> None:
+    """--dry-run prints what would move, oldest first, and leaves the dead letters in place."""
+    _bury(tmp_path, LETTERS)
+    out = command("replay_dead", tmp_path, "--all", "--dry-run")
+    assert [line.split()[2] for line in out.stdout.splitlines()[:-1]] == [x[0] for x in LETTERS]
+    assert _payload_ids(tmp_path) == []
