@@ -32,6 +32,7 @@ def test_quick_bench_writes_every_row_with_sane_values(tmp_path: Path) -> None:
     for role in ROLES:
         assert 10 < pipeline["peak_rss_mb"][role] < 1000
         assert 0 <= r["idle"]["cpu_percent"][role] < 100
+        assert 0 < r["idle"]["startup_s"][role] < 60
     fsyncs = r["fsyncs"]
     if "skipped" not in fsyncs:
         assert fsyncs["pipeline_payloads"] == pipeline["emitted"][0]
@@ -48,7 +49,8 @@ def test_quick_bench_writes_every_row_with_sane_values(tmp_path: Path) -> None:
                 "CPU ms per payload", "pickup latency p99", "idle CPU <= 1 % (enricher)",
                 "peak RSS <= 120 MB (enricher with google-genai)", "backfill <= 2x raw puts", "raw persist-queue put",
                 "raw persist-queue get+ack", "raw HTTP POST loop", "minimal pipeline", "simulated days per real second",
-                "delivery latency at SCALE_FACTOR=720", "deliverer alone", "scheduler while concurrent"):
+                "delivery latency at SCALE_FACTOR=720",
+                "start-up, spawn to worker.started", "deliverer alone", "scheduler while concurrent"):
         assert row in text, row
     if "skipped" not in fsyncs:
         assert "n/a" not in text.split(BEGIN)[1]

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 
 from pipeline.bench.ours import ROLES
-from pipeline.bench.procs import BenchError, Child, cleanup
-from pipeline.bench.rig import SEED, SIM_START, Rig, free_port, queue_rows, wait_for
+from pipeline.bench.procs import BenchError, Child, Exit, cleanup
+from pipeline.bench.rig import SEED, SIM_START, Rig, free_port, log_events, queue_rows, wait_for
 from pipeline.clock import Checkpoint
 from pipeline.queues import QUEUE_FILE, Store
 from pipeline.workload import Workload, window_of
@@ -41,6 +41,7 @@ class Idle:
 
     cpu_percent: dict[str, float]
     peak_rss_mb: dict[str, float]
+    startup_s: dict[str, float]  # from spawn to the worker.started log line
 
 
 GEMINI = "enricher+gemini"  # an idle enricher with ENRICHER=gemini: the SDK loaded, no request made
@@ -70,7 +71,13 @@ def idle(rig: Rig, seconds: float) -> Idle:
         finally:
             cleanup(list(children.values()))
     return Idle({role: 100 * cpu / elapsed for role, cpu in used.items()},
-                {role: e.peak_rss_mb for role, e in exits.items()})
+                {role: e.peak_rss_mb for role, e in exits.items()},
+                {role: _startup(children[role], e) for role, e in exits.items()})
+
+
+def _startup(child: Child, done: Exit) -> float:
+    started = log_events(done.stderr, "worker.started")[0]["timestamp"]
+    return datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp() - child.spawned_at
 
 
 def _intents(workload: Workload, count: int) -> list[bytes]:

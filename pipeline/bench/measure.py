@@ -117,7 +117,7 @@ def run_all(rig: Rig, settings: Settings, plan: Plan, progress: Callable[[str], 
 
     progress(f"(d) idle CPU over {plan.idle_seconds:g} s at SCALE_FACTOR=1")
     idle = footprint.idle(rig, plan.idle_seconds)
-    out["idle"] = {"cpu_percent": idle.cpu_percent, "peak_rss_mb": idle.peak_rss_mb}
+    out["idle"] = {"cpu_percent": idle.cpu_percent, "peak_rss_mb": idle.peak_rss_mb, "startup_s": idle.startup_s}
     progress("(d) pickup latency")
     picks = [x for _ in range(plan.runs)
              for x in footprint.pickup(rig, workload, plan.pickup_count, plan.pickup_rate)]

@@ -90,6 +90,7 @@ class Child:
                 raise BenchError("strace cannot trace here (check strace_usable() first)")
             argv = [*prefix, *argv]
         self.started = time.perf_counter()
+        self.spawned_at = time.time()  # wall clock, to compare with the child's log timestamps
         with self.log.open("wb") as err:
             self.proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)
         self.exit: Exit | None = None

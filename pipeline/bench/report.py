@@ -112,6 +112,9 @@ def table(r: dict[str, Any]) -> list[str]:
                 f"{r['idle']['peak_rss_mb'][GEMINI]:.1f} | | |")
     for role in (*ROLES, GEMINI):
         rows.append(f"| (d) | {role}: idle CPU at SCALE_FACTOR=1, % | {r['idle']['cpu_percent'][role]:.2f} | | |")
+    startup = " / ".join(f"{r['idle']['startup_s'][role]:.2f}" for role in (*ROLES, GEMINI))
+    rows.append(f"| (d) | start-up, spawn to worker.started, s ({' / '.join((*ROLES, GEMINI))}; started together) | "
+                f"{startup} | | |")
     pk, st = r["pickup_ms"], r["steady_ms"]
     rows += [
         f"| (d) | pickup latency put->get (enricher), p50 / p99 ms, {pk['n']} samples | "
