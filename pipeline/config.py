@@ -45,13 +45,16 @@ def parse_duration(value: object) -> float:
 
 
 def _parse_schedule(value: object) -> tuple[float, ...]:
+    expected = "comma-separated waits longer than 0 such as 5,300,1800"
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not items:
-        raise ValueError("comma-separated seconds such as 5,300,1800")
+        raise ValueError(expected)
     try:
         schedule = tuple(parse_duration(item) for item in items)
     except ValueError:
-        raise ValueError("comma-separated seconds such as 5,300,1800") from None
+        raise ValueError(expected) from None
+    if min(schedule) <= 0:
+        raise ValueError(expected)
     return schedule
 
 
@@ -84,6 +87,9 @@ def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+# A zero wait or age would turn "retry later" into "give up now" (a zero max age dead-letters the first
+# refused connection of an outage), so these must be longer than nothing.
+PositiveDuration = Annotated[Duration, Field(gt=0)]
 PositiveNumber = Annotated[float, Field(gt=0)]
 
 
@@ -114,20 +120,20 @@ class Settings(BaseSettings):
     gemini_rpm: Annotated[int, Field(ge=1)] = 10
     gemini_rpd: Annotated[int, Field(ge=1)] = 250
     gemini_tpm: Annotated[int, Field(ge=1000)] = 250_000
-    gemini_max_wait: Duration = 300.0
+    gemini_max_wait: PositiveDuration = 300.0
     # One Gemini request's limit (the SDK has none by default), and the first retry back-off after a
     # 5xx or timeout (doubling up to a minute); tests shorten both.
-    gemini_timeout: Annotated[Duration, Field(gt=0)] = 60.0
-    gemini_backoff: Annotated[Duration, Field(gt=0)] = 2.0
+    gemini_timeout: PositiveDuration = 60.0
+    gemini_backoff: PositiveDuration = 2.0
     gemini_price_in: Annotated[float, Field(ge=0)] = 0.10
     gemini_price_out: Annotated[float, Field(ge=0)] = 0.40
     delivery_retry_schedule: Annotated[tuple[float, ...], NoDecode, BeforeValidator(_parse_schedule)] = (
         5, 300, 1800, 7200, 18000, 36000, 36000,
     )
-    delivery_max_age: Duration = 3 * 86400.0
+    delivery_max_age: PositiveDuration = 3 * 86400.0
     delivery_concurrency: Annotated[int, Field(ge=1, le=256)] = 4
-    delivery_connect_timeout: PositiveNumber = 5.0
-    delivery_timeout: PositiveNumber = 15.0
+    delivery_connect_timeout: PositiveDuration = 5.0
+    delivery_timeout: PositiveDuration = 15.0
     delivery_retry_after_max: Duration = 3600.0
 
     @model_validator(mode="after")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import os
 from pathlib import Path
 
-from pipeline.errors import RoleLockedError
+from pipeline.errors import QueueWriteError, RoleLockedError
 
 
 class RoleLock:
@@ -18,9 +20,17 @@ class RoleLock:
         self._fd: int | None = None
 
     def acquire(self) -> RoleLock:
-        """Take the lock or raise RoleLockedError naming the holder's pid."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock or raise RoleLockedError naming the holder's pid.
+
+        QueueWriteError when the state folder cannot be written (read-only or full): the caller waits.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise QueueWriteError(self.path, exc.strerror or str(exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -28,7 +38,8 @@ class RoleLock:
             os.close(fd)
             raise RoleLockedError(self.role, int(holder) if holder.isdigit() else None, self.path) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        with contextlib.suppress(OSError):  # a full disk: the flock is the lock, the pid only names the holder
+            os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
         return self
 

@@ -129,18 +129,48 @@ class Store:
         check_file(self.path)
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._create_tables(state_dir, busy_timeout)
             self._conn = sqlite3.connect(self.path, timeout=busy_timeout, isolation_level=None)
+        except sqlite3.OperationalError as exc:
+            raise QueueWriteError(self.path, str(exc)) from exc
+        try:
+            self._open(state_dir, synchronous, busy_timeout)
+            for queue in consumer_of:
+                with self.transaction() as tx:
+                    tx.execute(f"UPDATE {_table(queue)} SET status = {READY} WHERE status = {UNACK}")
+        except BaseException:
+            self._conn.close()  # a caller may retry the open (disk full): leave no handle behind
+            raise
+
+    def _open(self, state_dir: Path, synchronous: str, busy_timeout: float) -> None:
+        try:
+            self._check_owner()
+            self._create_tables(state_dir, busy_timeout)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute(f"PRAGMA synchronous={synchronous}")
-            self._check_layout()
+            self._check_layout(QUEUES)
+            self._stamp()
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            # Operational errors come from around the file (locked, disk full or failing, read-only): worth
+            # a retry. Only a file SQLite cannot make sense of is a state error (exit 65, no restart).
+            if isinstance(exc, sqlite3.OperationalError):
                 raise QueueWriteError(self.path, str(exc)) from exc
             raise StateError(self.path, f"unreadable ({exc})") from exc
-        for queue in consumer_of:
-            with self.transaction() as tx:
-                tx.execute(f"UPDATE {_table(queue)} SET status = {READY} WHERE status = {UNACK}")
+
+    def _check_owner(self) -> None:
+        """Refuse a file of another program or version before anything writes to it.
+
+        Ours: no tables yet, or `pipeline_meta` with our format version, or only queue tables (a first
+        start killed before it stamped the version).
+        """
+        tables = {name for (name,) in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        if "pipeline_meta" in tables:
+            row = self._conn.execute("SELECT value FROM pipeline_meta WHERE key = 'format_version'").fetchone()
+            if row is not None and row[0] != str(FORMAT_VERSION):
+                raise StateError(self.path, f"written by format version {row[0]}, this program reads {FORMAT_VERSION}")
+        elif foreign := sorted(tables - {_table(queue) for queue in QUEUES}):
+            raise StateError(self.path, f"not a queue file of this program (it holds tables {', '.join(foreign)})")
+        self._check_layout(queue for queue in QUEUES if _table(queue) in tables)
 
     def _create_tables(self, state_dir: Path, busy_timeout: float) -> None:
         for queue in QUEUES:
@@ -152,22 +182,22 @@ class Store:
             )
             q._conn.close()  # the library keeps no handle we need; all work goes through ours
 
-    def _check_layout(self) -> None:
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS pipeline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-        )
-        for queue in QUEUES:
+    def _check_layout(self, queues: Iterable[str]) -> None:
+        """The library's table layout, which every statement here is written against."""
+        for queue in queues:
             columns = tuple(
                 (name, kind) for _, name, kind, *_ in self._conn.execute(f"PRAGMA table_info({_table(queue)})")
             )
             if columns != EXPECTED_COLUMNS:
                 raise StateError(self.path, f"queue table {_table(queue)} has an unknown layout {columns}")
-        version = self.get_meta("format_version")
-        if version is None:
+
+    def _stamp(self) -> None:
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS pipeline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+        )
+        if self.get_meta("format_version") is None:
             with self.transaction() as tx:
                 tx.set_meta("format_version", str(FORMAT_VERSION))
-        elif version != str(FORMAT_VERSION):
-            raise StateError(self.path, f"written by format version {version}, this program reads {FORMAT_VERSION}")
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -184,6 +214,8 @@ class Store:
                 self._conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.OperationalError):
                 raise QueueWriteError(self.path, str(exc)) from exc
+            if type(exc) is sqlite3.DatabaseError:  # corruption found mid-run (SQLITE_CORRUPT, NOTADB)
+                raise StateError(self.path, f"unreadable ({exc})") from exc
             raise
 
     def take(self, queue: Queue, limit: int) -> list[Row]:

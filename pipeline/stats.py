@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from pipeline.clock import load_checkpoint
-from pipeline.delivery import dead, retry_state
+from pipeline.delivery import dead, outcomes, retry_state
 from pipeline.queues import Store
 from pipeline.stream import read_stream
 
@@ -51,6 +51,10 @@ def collect(store: Store | None, scale_factor: float) -> dict[str, Any]:
         text = store.get_meta(key)
         if text is not None:
             out[section].update(json.loads(text))
+    # The pause record itself, not the deliverer's last snapshot: `--resume` may have lifted it since.
+    pause = outcomes.read_pause(store)
+    out["delivery"]["paused"] = pause is not None
+    out["delivery"]["paused_since"] = pause["since"] if pause else None
     return out
 
 

@@ -22,6 +22,9 @@ from tests.conftest import run
         ("WEBHOOK_URL", "not-a-url", "http(s) URL"),
         ("PROFILE", "data/profiles/missing.toml", "existing profile file"),
         ("DELIVERY_MAX_AGE", "3 weeks", "duration"),
+        ("DELIVERY_MAX_AGE", "0", "greater than 0"),
+        ("DELIVERY_RETRY_SCHEDULE", "5,0,30", "longer than 0"),
+        ("GEMINI_MAX_WAIT", "0s", "greater than 0"),
         ("ENRICHER", "gemini", "GEMINI_API_KEY"),
     ],
 )
@@ -66,6 +69,14 @@ def test_schedule_parses_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
     """DELIVERY_RETRY_SCHEDULE takes comma-separated seconds or durations."""
     monkeypatch.setenv("DELIVERY_RETRY_SCHEDULE", "0.2, 5m,1h")
     assert load_settings().delivery_retry_schedule == (0.2, 300.0, 3600.0)
+
+
+def test_timeouts_accept_duration_units(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DESIGN: durations accept seconds or a unit, the delivery timeouts included."""
+    monkeypatch.setenv("DELIVERY_TIMEOUT", "15s")
+    monkeypatch.setenv("DELIVERY_CONNECT_TIMEOUT", "1m")
+    cfg = load_settings()
+    assert (cfg.delivery_timeout, cfg.delivery_connect_timeout) == (15.0, 60.0)
 
 
 def test_config_error_carries_its_data() -> None:

@@ -56,3 +56,20 @@ def test_410_pauses_until_resume(tmp_path: Path) -> None:
     assert sorted(stored_ids(received)) == sorted(ids + later)
     assert queue_stats(state)["delivery"]["paused"] is False
     assert "not paused" in command("deliverer", state, "--resume").stdout
+
+
+def test_resume_without_a_running_deliverer_clears_the_pause_in_queue_stats(tmp_path: Path) -> None:
+    """queue-stats reads the pause record itself, so --resume shows at once even with no deliverer running."""
+    port, state = free_port(), tmp_path / "state"
+    put_payloads(state, ["job_00"])
+    gone = start_receiver(port, "--fail-rate", "1", "--fail-status", "410")
+    try:
+        assert deliverer(state, port, "--drain").wait(timeout=60) == 1
+    finally:
+        gone.kill()
+        gone.wait()
+    assert queue_stats(state)["delivery"]["paused"] is True
+    assert command("deliverer", state, "--resume").returncode == 0
+    stats = queue_stats(state)
+    assert (stats["delivery"]["paused"], stats["delivery"]["paused_since"]) == (False, None)
+    assert command("queue_stats", state, "--check").returncode == 0

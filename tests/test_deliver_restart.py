@@ -105,6 +105,23 @@ def test_sigterm_with_requests_in_flight_exits_0_and_keeps_them(tmp_path: Path) 
     store.close()
 
 
+def test_sigterm_lets_requests_on_the_wire_finish_so_a_restart_resends_nothing(tmp_path: Path) -> None:
+    """Answers arriving within the stop grace are committed: no duplicate after a routine restart."""
+    port, state, received = free_port(), tmp_path / "state", tmp_path / "received.jsonl"
+    ids = [f"job_{i}" for i in range(4)]
+    put_payloads(state, ids)
+    receiver = start_receiver(port, "--latency", "1", "--store", str(received))
+    try:
+        proc = deliverer(state, port)
+        wait_until(lambda: _in_flight(state) == len(ids))
+        assert stop(proc) == 0  # SIGTERM while all four wait for their answers
+        assert _in_flight(state) == 0
+        assert deliverer(state, port, "--drain").wait(timeout=60) == 0
+        assert receiver_stats(port) == {"received": len(ids), "unique": len(ids), "duplicates": 0}
+    finally:
+        receiver.kill()
+
+
 def _in_flight(state: Path) -> int:
     store = Store(state)
     try:

@@ -34,3 +34,12 @@ def test_demo_shows_deliveries_and_stops_on_ctrl_c(env: dict[str, str]) -> None:
     for worker in ("scheduler", "enricher", "deliverer"):
         log = (work / f"{worker}.log").read_text()
         assert '"event": "worker.stopped"' in log, worker
+
+
+@pytest.mark.parametrize(("flag", "text"), [("--help", "usage: bin/demo"), ("--version", "demo ")])
+def test_demo_answers_help_and_version_without_starting(flag: str, text: str, env: dict[str, str]) -> None:
+    """--help and --version print and exit 0 instead of starting the pipeline."""
+    done = subprocess.run([str(BIN / "demo"), flag], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0 and done.stdout.startswith(text)
+    assert "receiver on" not in done.stdout

@@ -75,6 +75,8 @@ def test_usage_errors_exit_2_and_change_nothing(tmp_path: Path) -> None:
     _bury(tmp_path, LETTERS)
     assert command("replay_dead", tmp_path).returncode == 2
     assert command("replay_dead", tmp_path, "--all", "--purge").returncode == 2
+    for limit in ("0", "-1", "two"):  # a negative slice would silently mean "all but the last N"
+        assert command("replay_dead", tmp_path, "--all", "--limit", limit, "--purge", "--yes").returncode == 2
     assert _payload_ids(tmp_path) == []
     store = Store(tmp_path)
     assert store.counts("dead")["ready"] == len(LETTERS)

@@ -70,3 +70,14 @@ def test_command_help_and_version_run_as_a_process() -> None:
         done = subprocess.run([str(ROOT / "bin/workload-preview"), flag], capture_output=True, text=True, check=False)
         assert done.returncode == 0
         assert text in done.stdout
+
+
+def test_preview_follows_the_running_stream_of_the_state_folder(env: dict[str, str],
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """With a state folder, the preview uses its seed and starts where its simulated clock stands."""
+    from tests.conftest import run as run_command
+
+    assert run_command("scheduler", "--backfill", "2d", env=env).returncode == 0
+    assert run(["--days", "1", "--state-dir", env["STATE_DIR"]]) == 0
+    out = capsys.readouterr().out
+    assert "seed 42, 1 day(s) from 2026-03-04 00:00 UTC" in out

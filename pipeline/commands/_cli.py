@@ -6,18 +6,21 @@ import argparse
 import asyncio
 import os
 import sys
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from pipeline import __version__, logs
 from pipeline.config import Settings, load_settings, parse_duration
-from pipeline.errors import EX_CONFIG, PipelineError
+from pipeline.errors import EX_CONFIG, PipelineError, QueueWriteError
 from pipeline.locks import RoleLock
 from pipeline.queues import Queue, Store
 from pipeline.stream import check_stream
-from pipeline.workers.runner import Lifecycle, Worker, run
+from pipeline.workers.runner import Lifecycle, Worker, WriteBackoff, run
 from pipeline.workers.sdnotify import Notifier
+
+T = TypeVar("T")
 
 
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
@@ -34,6 +37,17 @@ def duration(text: str) -> float:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type for a count of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def settings(args: argparse.Namespace, **flags: Any) -> Settings:
@@ -69,10 +83,24 @@ def guarded(main: Callable[[], int]) -> Callable[[], None]:
 def start_worker(cfg: Settings, role: str, consumer_of: tuple[Queue, ...]) -> tuple[RoleLock, Store]:
     """Logs, the role lock, the store (resuming this role's own in-flight rows), the stream check."""
     logs.configure()
-    lock = RoleLock(cfg.state_dir, role).acquire()
-    store = Store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of)
+    lock = retry_writes(role, RoleLock(cfg.state_dir, role).acquire)
+    store = retry_writes(role, lambda: Store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of))
     check_stream(store, cfg)
     return lock, store
+
+
+def retry_writes(role: str, attempt: Callable[[], T], sleep: Callable[[float], None] = time.sleep) -> T:
+    """`attempt()`, repeated with back-off while the state folder cannot be written (a reboot onto a full
+    or read-only disk): one log line per cause, instead of an exit that systemd may never retry."""
+    writes = WriteBackoff(role)
+    while True:
+        try:
+            result = attempt()
+        except QueueWriteError as exc:
+            sleep(writes.failed(exc))
+            continue
+        writes.succeeded()
+        return result
 
 
 def run_worker(make: Callable[[Lifecycle], Coroutine[Any, Any, Worker]], *, drain: bool) -> int:

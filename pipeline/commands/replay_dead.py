@@ -37,7 +37,7 @@ def main() -> int:
     p.add_argument("--reason", help="dead letters with this reason (rejected, too_large, max_age, unreadable)")
     p.add_argument("--since", type=_since, metavar="TIME", help="dead since TIME (ISO 8601, or e.g. 2h ago)")
     p.add_argument("--all", action="store_true", help="select every dead letter (needed without a filter)")
-    p.add_argument("--limit", type=int, metavar="N", help="act on at most N dead letters")
+    p.add_argument("--limit", type=_cli.positive_int, metavar="N", help="act on at most N dead letters")
     p.add_argument("--dry-run", action="store_true", help="show what would move, change nothing")
     p.add_argument("--purge", action="store_true", help="delete the selected dead letters instead (needs --yes)")
     p.add_argument("--yes", action="store_true", help="confirm --purge")

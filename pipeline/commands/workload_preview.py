@@ -9,8 +9,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.clock import load_checkpoint
 from pipeline.commands import _cli
 from pipeline.errors import EX_USAGE
+from pipeline.queues import open_readonly
+from pipeline.stream import Stream, read_stream
 from pipeline.workload import Workload, window_of
 from pipeline.workload.preview import Preview, build_preview, render_text
 
@@ -44,8 +47,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         workload = Workload.load(cfg.profile, args.prices)
     except (ValueError, OSError) as exc:
         _cli.config_exit(f"PROFILE={cfg.profile}: {exc}")
-    start = cfg.sim_start or datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    seed = cfg.seed if cfg.seed is not None else 0
+    stream, position = _running_stream(cfg.state_dir)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    # Flags first; else the running stream of the state folder (its seed, and its clock's position, so
+    # the chart shows its next N days); else SEED/SIM_START; else seed 0 from today.
+    start = (cfg.sim_start if args.start else position or cfg.sim_start) or today
+    seed = (cfg.seed if args.seed is not None else stream.seed if stream else cfg.seed) or 0
     preview = build_preview(workload, seed, window_of(start), args.days)
     sys.stdout.write(f"profile {cfg.profile.name} ({workload.profile.description}), seed {seed}, "
                      f"{args.days} day(s) from {start:%Y-%m-%d %H:00} UTC; "
@@ -55,6 +62,21 @@ def run(argv: Sequence[str] | None = None) -> int:
         _write_png(preview, args.png)
         sys.stdout.write(f"\nwrote {args.png}\n")
     return 0
+
+
+def _running_stream(state_dir: Path) -> tuple[Stream | None, datetime | None]:
+    """The stream and clock position of an existing state folder (nothing is created)."""
+    if not state_dir.is_dir():
+        return None, None
+    store = open_readonly(state_dir)
+    if store is None:
+        return None, None
+    try:
+        stream, checkpoint = read_stream(store), load_checkpoint(store)
+    finally:
+        store.close()
+    position = checkpoint.sim_now if checkpoint else (stream.sim_start if stream else None)
+    return stream, position
 
 
 def _write_png(preview: Preview, path: Path) -> None:

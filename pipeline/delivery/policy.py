@@ -36,6 +36,7 @@ class DeadReason(enum.StrEnum):
     TOO_LARGE = "too_large"  # 413
     MAX_AGE = "max_age"  # failing transiently for longer than DELIVERY_MAX_AGE
     UNREADABLE = "unreadable"  # a queue row without a payload id: never sent
+    UNREADABLE_INTENT = "unreadable_intent"  # an intents row the enricher cannot read: never enriched
 
 
 def classify(status: int | None) -> Kind:

@@ -65,7 +65,7 @@ class HttpSender:
                 snippet = b"" if 200 <= resp.status < 300 else await resp.content.read(SNIPPET_BYTES)
                 return Attempt(resp.status, retry_after=resp.headers.get("retry-after"),
                                snippet=snippet.decode(errors="replace"), latency=time.monotonic() - started)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        except Exception as exc:  # any failure of one attempt is an unanswered attempt, never a crash
             detail = str(exc) or "no detail"
             return Attempt(None, error=f"{type(exc).__name__}: {detail}"[:200],
                            latency=time.monotonic() - started)

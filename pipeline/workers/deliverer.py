@@ -41,6 +41,9 @@ STATS_EVERY = 2.0  # seconds between looks at the figures queue-stats shows
 HEARTBEAT_EVERY = 30.0
 _VOLATILE = ("updated_at", "breaker_open_s")  # change every time; not a reason to write
 PAUSE_POLL = 1.0  # how often a paused deliverer looks for `--resume`
+# On stop, requests already on the wire get this long to finish: cancelling one the endpoint has
+# processed would send it again after the restart (DESIGN: a worker exits within a few seconds).
+CLOSE_GRACE = 3.0
 WAIT_SLICE = 0.05  # longest a step waits for a request to finish (the runner checks for signals between)
 
 
@@ -379,6 +382,8 @@ class Deliverer:
 
     async def close(self) -> None:
         """Commit what finished, abandon what did not (its rows stay unacked), close the pool and store."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=CLOSE_GRACE)
         try:
             self._finish()
         except Exception as exc:  # closing must not hide the reason we are closing

@@ -10,11 +10,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 import structlog
+from pydantic import ValidationError
 
 from pipeline import __version__
 from pipeline.clock import utc_now
+from pipeline.delivery.policy import DeadReason
 from pipeline.enrich import Enriched, Enricher, Interrupted
-from pipeline.models import Generator, Intent, Payload
+from pipeline.enrich.offline import OfflineEnricher
+from pipeline.models import DeadLetter, Generator, Intent, Payload
 from pipeline.queues import Row, Store
 from pipeline.stats import ENRICHER_KEY
 from pipeline.stream import read_stream
@@ -42,8 +45,9 @@ class EnricherWorker:
         self.store, self.enricher, self.batch_size, self._now = store, enricher, batch_size, now
         self.enriched = 0
         self._seed: int | None = None
+        self._offline = OfflineEnricher()
         # A batch whose payloads could not be stored yet (disk full): retried before taking more.
-        self._pending: tuple[list[Row], list[bytes]] | None = None
+        self._pending: tuple[list[Row], list[bytes], list[DeadLetter]] | None = None
 
     def _seed_of_stream(self) -> int:
         if self._seed is None:
@@ -59,9 +63,9 @@ class EnricherWorker:
             rows = self.store.take("intents", self.batch_size)
             if not rows:
                 return False
-            intents = [Intent.model_validate_json(row.data) for row in rows]
+            intents, unreadable = self._read(rows)
             try:
-                results = await self.enricher.enrich(intents)
+                results = await self.enricher.enrich(intents) if intents else []
             except Interrupted:
                 # Stopping mid-wait: hand the batch back (a restart would resume it anyway) and keep
                 # the requests and tokens already spent on it.
@@ -70,20 +74,46 @@ class EnricherWorker:
                     tx.set_meta(ENRICHER_KEY, self.enricher.stats.to_json())
                 log.info("enrich.batch_released", count=len(rows))
                 return False
+            except Exception as exc:  # a defect in a writer must not stall the stream: write it offline
+                log.exception("enrich.batch_failed", count=len(intents), error=str(exc))
+                results = await self._offline.enrich(intents)
+                self.enricher.stats.fallbacks += len(intents)
             emitted_at, seed = self._now(), self._seed_of_stream()
             stats = self.enricher.stats
             stats.gemini_written += sum(item.enricher == "gemini" for item in results)
             stats.offline_written += sum(item.enricher == "offline" for item in results)
-            self._pending = (rows, [build_payload(item, seed, emitted_at) for item in results])
-        rows, bodies = self._pending
+            self._pending = (rows, [build_payload(item, seed, emitted_at) for item in results], unreadable)
+        rows, bodies, dead = self._pending
         with self.store.transaction() as tx:
             tx.put("payloads", bodies)
+            tx.put("dead", (letter.model_dump_json().encode() for letter in dead))
             tx.ack("intents", [row.pqid for row in rows])
             tx.set_meta(ENRICHER_KEY, self.enricher.stats.to_json())
         self._pending = None
         self.enriched += len(rows)
         log.debug("enrich.batch_stored", count=len(rows))
         return True
+
+    def _read(self, rows: list[Row]) -> tuple[list[Intent], list[DeadLetter]]:
+        """The batch's intents, and a dead letter for each row no version of Intent can read.
+
+        Such a row (from an incompatible version, or damaged) would otherwise crash every restart on
+        the same batch; as a dead letter it stays visible to a person and out of the stream.
+        """
+        intents: list[Intent] = []
+        unreadable: list[DeadLetter] = []
+        for row in rows:
+            try:
+                intents.append(Intent.model_validate_json(row.data))
+            except ValidationError as exc:
+                now = self._now()
+                text = row.data.decode(errors="replace")
+                log.error("enrich.intent_unreadable", pqid=row.pqid, error=str(exc).splitlines()[0])
+                unreadable.append(DeadLetter(
+                    payload_id=f"unreadable-intent-{row.pqid}", body=text, reason=DeadReason.UNREADABLE_INTENT,
+                    last_status=None, response_snippet=str(exc)[:200], attempts=0, first_attempt_at=now,
+                    last_attempt_at=now, dead_at=now))
+        return intents, unreadable
 
     def drained(self) -> bool:
         """Nothing waiting in the intents queue and nothing held back."""

@@ -36,6 +36,30 @@ STATUS_EVERY = 5.0
 WRITE_RETRY_MAX = 30.0
 
 
+class WriteBackoff:
+    """Back-off over failed queue writes (disk full, read-only): one error line per distinct cause."""
+
+    def __init__(self, role: str) -> None:
+        self.role = role
+        self.delay = 0.0
+        self.cause: str | None = None
+
+    def failed(self, exc: QueueWriteError) -> float:
+        """Log the failure if its cause is new; the seconds to wait before the next try."""
+        self.delay = min(WRITE_RETRY_MAX, max(0.5, self.delay * 2))
+        if exc.cause != self.cause:
+            log.error("queue.write_failed", role=self.role, path=str(exc.path), error=exc.cause,
+                      retry_max_s=WRITE_RETRY_MAX)
+        self.cause = exc.cause
+        return self.delay
+
+    def succeeded(self) -> None:
+        """A write went through: say so once if writes were failing."""
+        if self.cause is not None:
+            log.info("queue.write_recovered", role=self.role)
+            self.cause, self.delay = None, 0.0
+
+
 class Worker(Protocol):
     """What the runner drives."""
 
@@ -148,8 +172,8 @@ async def run(worker: Worker, life: Lifecycle, *, drain: bool = False) -> int:
     poll_max = POLL_MAX if changes is None else POLL_MAX_WATCHED
     life.notifier.ready(worker.status())
     log.info("worker.started", role=worker.role, pid=os.getpid(), drain=drain)
-    delay, write_delay, last_status, steps = POLL_MIN, 0.0, 0.0, 0
-    write_error: str | None = None
+    delay, last_status, steps = POLL_MIN, 0.0, 0
+    writes = WriteBackoff(worker.role)
     try:
         while not life.stop.is_set():
             life.ping()
@@ -157,17 +181,9 @@ async def run(worker: Worker, life: Lifecycle, *, drain: bool = False) -> int:
                 did_work = await worker.step()
             except QueueWriteError as exc:
                 # Nothing upstream was acknowledged; keep it and try again when space returns.
-                # One error line per distinct cause, not one per retry.
-                write_delay = min(WRITE_RETRY_MAX, max(0.5, write_delay * 2))
-                if exc.cause != write_error:
-                    log.error("queue.write_failed", role=worker.role, path=str(exc.path), error=exc.cause,
-                              retry_max_s=WRITE_RETRY_MAX)
-                write_error = exc.cause
-                await life.sleep(write_delay)
+                await life.sleep(writes.failed(exc))
                 continue
-            if write_error is not None:
-                log.info("queue.write_recovered", role=worker.role)
-                write_error, write_delay = None, 0.0
+            writes.succeeded()
             steps += did_work
             now = time.monotonic()
             if now - last_status >= STATUS_EVERY:
