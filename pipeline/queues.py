@@ -125,6 +125,7 @@ class Store:
         busy_timeout: float = 30.0,
     ) -> None:
         self.path = state_dir / QUEUE_FILE
+        self.synchronous = synchronous
         check_file(self.path)
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
@@ -218,18 +219,30 @@ class Store:
             raise
 
     def take(self, queue: Queue, limit: int) -> list[Row]:
-        """Mark up to `limit` ready rows as in flight (oldest first) and return them. Consumer only."""
+        """Mark up to `limit` ready rows as in flight (oldest first) and return them. Consumer only.
+
+        An idle poll is one read, without the write lock a producer may be holding through its fsync.
+        The in-flight mark is committed without an fsync of its own: nothing leaves the queue here, the
+        consumer turns its in-flight rows back to ready when it restarts, and the next durable commit
+        syncs the WAL up to and including this one (a power loss keeps a prefix of the commits).
+        """
         table = _table(queue)
-        with self.transaction() as tx:
-            rows = tx.execute(
-                f"SELECT _id, data, timestamp FROM {table} WHERE status < {UNACK} ORDER BY _id LIMIT ?",
-                (limit,),
-            ).fetchall()
-            if rows:
-                tx.execute(
-                    f"UPDATE {table} SET status = {UNACK} WHERE _id IN ({','.join('?' * len(rows))})",
-                    [r[0] for r in rows],
-                )
+        if self._conn.execute(f"SELECT 1 FROM {table} WHERE status < {UNACK} LIMIT 1").fetchone() is None:
+            return []
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            with self.transaction() as tx:
+                rows = tx.execute(
+                    f"SELECT _id, data, timestamp FROM {table} WHERE status < {UNACK} ORDER BY _id LIMIT ?",
+                    (limit,),
+                ).fetchall()
+                if rows:
+                    tx.execute(
+                        f"UPDATE {table} SET status = {UNACK} WHERE _id IN ({','.join('?' * len(rows))})",
+                        [r[0] for r in rows],
+                    )
+        finally:
+            self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
         return [Row(pqid, bytes(data), ts) for pqid, data, ts in rows]
 
     def get_meta(self, key: str) -> str | None:

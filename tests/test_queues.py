@@ -131,3 +131,15 @@ def test_read_only_open_creates_nothing(tmp_path: Path) -> None:
         open_readonly(tmp_path / "missing")
     assert open_readonly(tmp_path) is None
     assert not (tmp_path / QUEUE_FILE).exists()
+
+
+@pytest.mark.parametrize("synchronous", ["FULL", "NORMAL"])
+def test_take_leaves_the_configured_durability_for_later_commits(tmp_path: Path, synchronous: str) -> None:
+    """take commits its in-flight marks without an fsync, but every hand-over after it is synced as configured."""
+    store = Store(tmp_path, synchronous=synchronous)
+    level = store.query("PRAGMA synchronous")[0][0]
+    assert store.take("intents", 8) == []  # an idle poll
+    with store.transaction() as tx:
+        tx.put("intents", [b"{}"])
+    assert len(store.take("intents", 8)) == 1
+    assert store.query("PRAGMA synchronous")[0][0] == level == {"FULL": 2, "NORMAL": 1}[synchronous]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import signal
@@ -16,9 +17,9 @@ from pipeline.config import load_settings
 from pipeline.queues import Store
 from pipeline.stream import Stream
 from pipeline.workers.runner import Lifecycle
-from pipeline.workers.scheduler import Scheduler
+from pipeline.workers.scheduler import QUIET_CHECKPOINT_EVERY, Scheduler
 from pipeline.workers.sdnotify import Notifier
-from pipeline.workload import Workload
+from pipeline.workload import Workload, window_of
 from tests.conftest import command, intents_in, run, wait_until
 
 START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
@@ -136,3 +137,38 @@ def test_live_run_with_kills_equals_a_backfill(env: dict[str, str], tmp_path: Pa
     assert ids(state) == ids(tmp_path / "backfill")
     meta = json.loads(Store(tmp_path / "backfill").get_meta("clock") or "{}")
     assert meta["sim_now"] == checkpoint.sim_now.isoformat()
+
+
+def test_quiet_ticks_commit_rarely_and_a_stop_saves_the_clock(tmp_path: Path) -> None:
+    """At SCALE_FACTOR=1 ticks without a job write nothing until QUIET_CHECKPOINT_EVERY; close saves the clock."""
+    workload = Workload.load(load_settings().profile)
+    jobs = sorted(i.occurred_at for i in workload.window_intents(42, window_of(START)))
+    start = next(a for a, b in itertools.pairwise(jobs) if b - a > timedelta(seconds=5))
+    clock = FakeClock()
+
+    def quiet_scheduler() -> Scheduler:
+        return Scheduler(Store(tmp_path), workload, Stream(42, start, "default"), Lifecycle(Notifier(None)),
+                         scale_factor=1, tick_interval=1.0, monotonic=lambda: clock.mono, wall=lambda: clock.wall)
+
+    quiet = quiet_scheduler()
+
+    async def ticks(count: int) -> None:
+        for _ in range(count):
+            clock.advance(1.0)
+            await quiet.step()
+
+    asyncio.run(ticks(3))
+    assert ids(tmp_path) == [] and load_checkpoint(quiet.store) is None  # three seconds without a job: no commit
+    clock.advance(QUIET_CHECKPOINT_EVERY)
+    asyncio.run(ticks(1))
+    saved = load_checkpoint(quiet.store)
+    assert saved is not None and saved.sim_now == quiet.sim_now == start + timedelta(seconds=14)
+    asyncio.run(ticks(2))
+    assert load_checkpoint(quiet.store) == saved
+    ended_at, ticked_at = quiet.sim_now, clock.wall
+    clock.advance(0.5)  # the stop comes between ticks
+    asyncio.run(quiet.close())
+    again = quiet_scheduler()
+    assert again.sim_now == ended_at
+    checkpoint = load_checkpoint(again.store)
+    assert checkpoint is not None and checkpoint.wall_at == ticked_at  # the clock as that tick left it
