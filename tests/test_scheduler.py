@@ -17,7 +17,7 @@ from pipeline.config import load_settings
 from pipeline.queues import Store
 from pipeline.stream import Stream
 from pipeline.workers.runner import Lifecycle
-from pipeline.workers.scheduler import QUIET_CHECKPOINT_EVERY, Scheduler
+from pipeline.workers.scheduler import BACKFILL_CHUNK, QUIET_CHECKPOINT_EVERY, Scheduler
 from pipeline.workers.sdnotify import Notifier
 from pipeline.workload import Workload, window_of
 from tests.conftest import command, intents_in, run, wait_until
@@ -172,3 +172,21 @@ def test_quiet_ticks_commit_rarely_and_a_stop_saves_the_clock(tmp_path: Path) ->
     assert again.sim_now == ended_at
     checkpoint = load_checkpoint(again.store)
     assert checkpoint is not None and checkpoint.wall_at == ticked_at  # the clock as that tick left it
+
+
+def test_a_long_stall_is_written_in_bounded_commits(tmp_path: Path) -> None:
+    """An hour without a tick at 720x is caught up in backfill-sized commits, to the same stream."""
+    clock = FakeClock()
+    live = scheduler(tmp_path / "live", clock, scale=720)
+    clock.advance(3600)  # e.g. every commit failed for an hour on a full disk
+    asyncio.run(live.step())
+    assert live.sim_now == START + BACKFILL_CHUNK
+    commits = 1
+    while live.sim_now < START + timedelta(seconds=3600 * 720):
+        asyncio.run(live.step())  # behind schedule: no step waits
+        commits += 1
+    assert live.sim_now == START + timedelta(seconds=3600 * 720)
+    assert commits == 3600 * 720 // BACKFILL_CHUNK.total_seconds()
+    batch = scheduler(tmp_path / "batch", FakeClock(), scale=720, backfill=live.sim_now - START)
+    asyncio.run(run_until_drained(batch))
+    assert ids(tmp_path / "live") == ids(tmp_path / "batch")

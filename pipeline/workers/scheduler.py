@@ -112,9 +112,13 @@ class Scheduler:
         wait = self._last_tick + self.tick_interval - self._monotonic()
         if wait > 0 and not await self.life.sleep(wait):
             return False
-        now = self._monotonic()
-        self._commit(advance(self.sim_now, now - self._last_tick, self.scale_factor), quiet_ok=True)
-        self._last_tick = now
+        end = advance(self.sim_now, self._monotonic() - self._last_tick, self.scale_factor)
+        # After a stall (commits failing on a full disk, a frozen loop) the gap is written in
+        # backfill-sized commits, each crediting the real time it covers, rather than in one transaction
+        # of unbounded size (an hour's gap at 720x is ~40,000 intents). The next step comes at once.
+        start = self.sim_now
+        self._commit(min(end, start + BACKFILL_CHUNK), quiet_ok=True)
+        self._last_tick += (self.sim_now - start).total_seconds() / self.scale_factor
         return True
 
     def drained(self) -> bool:
