@@ -63,7 +63,7 @@ def readable_line(body: dict[str, Any]) -> str:
     team = job.get("team") or truth.get("team", "?")
     gpus = f"{truth.get('gpu_count', '?')}x{truth.get('gpu_type', '?')}"
     text = " ".join(str((body.get("request") or {}).get("text", "")).split())
-    return (f"{str(body.get('occurred_at', ''))[:16].replace('T', ' ')}  {team:<14.14} {gpus:<10} "
+    return (f"{str(body.get('occurred_at', ''))[:16].replace('T', ' ')}  {team:<14.14} {gpus:<14.14} "
             f"${cost.get('estimated_cost', 0):>9,.2f}  {text[:110]}")
 
 
