@@ -95,8 +95,8 @@ class Lifecycle:
     def request_stop(self) -> None:
         """What the signal handlers call: sets the flag and ends the current sleep."""
         self.stop.set()
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
+        if self._wake is not None:
+            _resolve(self._wake)
 
     def ping(self) -> None:
         """Feed the watchdog, at most as often as it asks for."""
@@ -114,8 +114,8 @@ class Lifecycle:
         assert self._changes is not None
         self._changes.drain()
         self._woken = True
-        if self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
+        if self._wake is not None:
+            _resolve(self._wake)
 
     async def idle(self, seconds: float) -> bool:
         """Wait for work: up to `seconds`, less if the state folder changed; False if a stop was requested.
