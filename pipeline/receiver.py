@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import socket
 import sys
 import time
 from collections import Counter
@@ -55,6 +56,13 @@ class ReceiverState:
     duplicates: int = 0
     answered: Counter[int] = field(default_factory=Counter)
     dropped: int = 0
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now, for a local receiver (tests, soak, bench)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def readable_line(body: dict[str, Any]) -> str:

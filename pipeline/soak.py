@@ -13,7 +13,6 @@ import json
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from pipeline.queues import QUEUE_FILE, UNACK, integrity_ok
+from pipeline.receiver import free_port
 
 WORKERS = ("scheduler", "enricher", "deliverer")
 # The queue whose in-flight rows (status 2) show that a worker is mid-item when it is killed.
@@ -112,13 +112,6 @@ class Report:
         """Nothing lost, nothing unexpected, no dead letters, every queue file intact."""
         return (not self.lost and not self.unexpected and not self.differing and not self.dead_letters
                 and all(self.integrity.values()))
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the receiver keeps it across its restarts)."""
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Receipts:

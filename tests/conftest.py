@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,15 +16,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.receiver import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "bin"
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def command(name: str, *args: str) -> list[str]:

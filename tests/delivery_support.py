@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.queues import Store
+from pipeline.receiver import free_port
 from tests import conftest
-from tests.conftest import free_port, wait_until
+from tests.conftest import wait_until
 
 __all__ = ["free_port", "wait_until"]  # re-exported: the delivery tests import everything from here
 

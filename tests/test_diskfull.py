@@ -20,7 +20,7 @@ import pytest
 from pipeline.errors import QueueWriteError, RoleLockedError
 from pipeline.locks import RoleLock
 from pipeline.queues import QUEUE_FILE, Store, integrity_ok
-from pipeline.soak import free_port
+from pipeline.receiver import free_port
 
 ENV = {"SEED": "11", "SIM_START": "2026-03-02T00:00:00Z", "ENRICHER": "offline", "ENRICH_BATCH_SIZE": "64"}
 WAIT = 60.0  # generous: only how long a broken run hangs before failing

@@ -12,9 +12,10 @@ from pathlib import Path
 
 from pipeline.bench.ours import ROLES
 from pipeline.bench.procs import BenchError, Child, Exit, cleanup
-from pipeline.bench.rig import SEED, SIM_START, Rig, free_port, log_events, queue_rows, wait_for
+from pipeline.bench.rig import SEED, SIM_START, Rig, log_events, queue_rows, wait_for
 from pipeline.clock import Checkpoint
 from pipeline.queues import QUEUE_FILE, Store
+from pipeline.receiver import free_port
 from pipeline.workload import Workload, window_of
 
 

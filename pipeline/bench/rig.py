@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import socket
 import sqlite3
 import statistics
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 from pipeline.bench.procs import BenchError, Child, module_argv
 from pipeline.queues import QUEUE_FILE
+from pipeline.receiver import free_port
 
 SEED = 42
 # A Monday at midnight: the placeholder workload's daily curve and weekday factor start from a known point.
@@ -25,13 +25,6 @@ SIM_START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
 # Variables of the user's environment that would point the workers elsewhere; the bench sets its own.
 _FOREIGN = ("GEMINI_", "WEBHOOK_", "STATE_DIR", "SEED", "SIM_START", "ENRICHER", "SCALE_FACTOR",
             "TICK_INTERVAL_SEC", "NOTIFY_SOCKET", "WATCHDOG_")
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def median(values: Sequence[float]) -> float:
