@@ -99,7 +99,7 @@ class Generator(_Frozen):
 
 
 class Payload(_Frozen):
-    """The JSON body of each delivery (DESIGN.md: Payload)."""
+    """The JSON body of each delivery (see README: Payload)."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     id: str
