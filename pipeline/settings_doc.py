@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
-from pydantic import AnyHttpUrl, ByteSize, SecretStr
+from pydantic import ByteSize
 from pydantic.fields import FieldInfo
 
 from pipeline.config import SCALE_PRESETS, Settings, _parse_schedule, parse_duration
@@ -132,18 +131,16 @@ def _default(name: str, field: FieldInfo) -> str:
     if value is None:
         return "unset"
     if isinstance(value, tuple):
-        return "`" + ",".join(_seconds(float(v)) for v in value) + "`"
-    if _is_duration(field):
-        return f"`{_seconds(float(value))}`"
-    if isinstance(value, Path):
-        return f"`{value}`"
-    if isinstance(value, AnyHttpUrl | SecretStr):
-        return f"`{value}`"
-    if isinstance(value, ByteSize):
-        return f"`{value.human_readable()}`"
-    if isinstance(value, float | int):
-        return f"`{_number(value)}`"
-    return f"`{value}`"
+        text = ",".join(_seconds(float(v)) for v in value)
+    elif _is_duration(field):
+        text = _seconds(float(value))
+    elif isinstance(value, ByteSize):
+        text = value.human_readable()
+    elif isinstance(value, float | int) and not isinstance(value, bool):
+        text = _number(value)
+    else:
+        text = str(value)
+    return f"`{text}`"
 
 
 def _unit(name: str, field: FieldInfo) -> str:

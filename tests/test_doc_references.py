@@ -19,8 +19,9 @@ from pipeline import ROOT
 RUNTIME = {".env", ".venv", "data/state", "week.png"}
 # Top-level folders whose files a document may name.
 TOP = ("bin", "data", "docs", "pipeline", "tests", "systemd", ".ci")
-PATH = re.compile(r"(?<![\w./~-])((?:\.\./)*(?:%s)/[\w.\-/]*[\w/]|[\w.\-]+\.(?:md|toml|json|py|example))(?![\w-])" % "|".join(
-    re.escape(t) for t in TOP))
+_TOPS = "|".join(re.escape(t) for t in TOP)
+PATH = re.compile(r"(?<![\w./~-])((?:\.\./)*(?:" + _TOPS + r")/[\w.\-/]*[\w/]"
+                  r"|[\w.\-]+\.(?:md|toml|json|py|example))(?![\w-])")
 LINK = re.compile(r"\]\(([^)#\s]+)")
 FORBIDDEN = re.compile(r"\bDESIGN\b|research/[\w.-]+\.md|research notes|/work/shared")
 
@@ -64,11 +65,10 @@ def broken_references(root_files: list[str], texts: dict[str, str] | None = None
         text = texts[doc] if doc in texts else (ROOT / doc).read_text(encoding="utf-8")
         refs = set(LINK.findall(text)) | set(PATH.findall(text))
         for ref in sorted(refs):
-            if ref.endswith((".md", ".toml", ".json", ".py", ".example")) and "/" not in ref:
-                # A bare file name: fine if a file of that name is in the document's folder or at the top.
-                if any(f in files for f in (ref, str(Path(doc).parent / ref))) or any(
-                        Path(f).name == ref for f in files):
-                    continue
+            # A bare file name: fine if a file of that name is anywhere in the repository.
+            if "/" not in ref and ref.endswith((".md", ".toml", ".json", ".py", ".example")) and any(
+                    Path(f).name == ref for f in files):
+                continue
             if not _exists(ref, doc, files, folders):
                 broken.append(f"{doc}: {ref}")
     return broken

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import structlog
 from pydantic import SecretStr
 
-from pipeline import __version__, logs
+from pipeline import ROOT, __version__, logs
 from pipeline.config import SCALE_PRESETS, Settings, load_settings, parse_duration
 from pipeline.errors import EX_CONFIG, PipelineError, QueueWriteError
 from pipeline.locks import RoleLock
@@ -69,6 +69,22 @@ def scale_factor(text: str) -> float:
     return value
 
 
+def instant(text: str) -> datetime:
+    """argparse type for a moment: ISO 8601 such as 2026-03-02T06:00:00Z or 2026-03-02 (UTC if no zone)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO 8601 time such as 2026-03-02T06:00:00Z, got {text!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def checkout_path(name: str) -> Path:
+    """A path stored relative to the checkout (a stream's profile), made absolute."""
+    path = Path(name)
+    return path if path.is_absolute() else ROOT / path
+
+
 def load_workload(profile: Path, company_size: int | None, prices: Path | None = None) -> Workload:
     """The workload model of a profile (resized to COMPANY_SIZE); a bad profile exits 78 with one line."""
     try:
@@ -90,7 +106,7 @@ def log_effective_settings(cfg: Settings, role: str) -> None:
         if isinstance(value, SecretStr) or "secret" in name or "key" in name:
             values[name] = "set" if value is not None else "unset"
         elif name.endswith("_url") and value is not None:
-            values[name] = _bare_url(str(value))
+            values[name] = bare_url(str(value))
         elif isinstance(value, Path | datetime):
             values[name] = str(value)
         else:
@@ -98,7 +114,8 @@ def log_effective_settings(cfg: Settings, role: str) -> None:
     structlog.get_logger().info("worker.settings", role=role, **values)
 
 
-def _bare_url(url: str) -> str:
+def bare_url(url: str) -> str:
+    """A URL without credentials, query or fragment: safe to print and log."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host

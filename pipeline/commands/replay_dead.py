@@ -6,6 +6,7 @@ import argparse
 import sys
 from datetime import UTC, datetime, timedelta
 
+from pipeline.clock import rfc3339
 from pipeline.commands import _cli
 from pipeline.config import parse_duration
 from pipeline.delivery import dead
@@ -63,7 +64,7 @@ def main() -> int:
         for item in letters:
             d = item.letter
             sys.stdout.write(f"{prefix} {d.payload_id} reason={d.reason} status={d.last_status} "
-                             f"attempts={d.attempts} dead_at={d.dead_at.isoformat()}\n")
+                             f"attempts={d.attempts} dead_at={rfc3339(d.dead_at)}\n")
         if not args.dry_run and letters:
             (dead.purge if args.purge else dead.replay)(store, letters)
         sys.stdout.write(f"{prefix} {len(letters)} dead letter(s)\n")

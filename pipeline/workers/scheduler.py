@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from pipeline.clock import Checkpoint, advance, load_checkpoint, save_checkpoint
+from pipeline.clock import Checkpoint, advance, load_checkpoint, rfc3339, save_checkpoint
 from pipeline.errors import QueueWriteError
 from pipeline.models import Intent
 from pipeline.queues import Store
@@ -31,6 +31,23 @@ BACKFILL_CHUNK = timedelta(seconds=WINDOW_SECONDS * 6)
 # commit moves it as well. At SCALE_FACTOR=1 (a job about once a minute) this saves an fsync a second and
 # wakes no consumer. The clock is still saved at least this often (real seconds), and when the worker stops.
 QUIET_CHECKPOINT_EVERY = 10.0
+
+
+def span_intents(workload: Workload, seed: int, start: datetime, end: datetime,
+                 windows: dict[int, list[Intent]] | None = None) -> list[Intent]:
+    """Every intent with start < occurred_at <= end: exactly what the scheduler writes for that span of
+    simulated time, whatever the ticks. `windows` caches generated windows between calls.
+
+    The one place that turns simulated time into the stream's items: bin/replay regenerates a span through
+    it, so whatever the scheduler writes, a replay of the span writes too.
+    """
+    windows = {} if windows is None else windows
+    found: list[Intent] = []
+    for window in range(window_of(start), window_of(end) + 1):
+        if window not in windows:
+            windows[window] = workload.window_intents(seed, window)
+        found += [i for i in windows[window] if start < i.occurred_at <= end]
+    return found
 
 
 class Scheduler:
@@ -63,7 +80,7 @@ class Scheduler:
         elif catch_up and checkpoint is not None:
             downtime = max(0.0, wall() - checkpoint.wall_at)
             self.target = advance(self.sim_now, downtime, scale_factor)
-            log.info("scheduler.catch_up", downtime_s=round(downtime, 1), until=self.target.isoformat())
+            log.info("scheduler.catch_up", downtime_s=round(downtime, 1), until=rfc3339(self.target))
         self.live = backfill is None
         self.emitted = 0
         self._last_tick = monotonic()
@@ -73,11 +90,7 @@ class Scheduler:
 
     def _intents_between(self, start: datetime, end: datetime) -> list[Intent]:
         """Intents with start < occurred_at <= end, from the deterministic windows."""
-        found: list[Intent] = []
-        for window in range(window_of(start), window_of(end) + 1):
-            if window not in self._windows:
-                self._windows[window] = self.workload.window_intents(self.stream.seed, window)
-            found += [i for i in self._windows[window] if start < i.occurred_at <= end]
+        found = span_intents(self.workload, self.stream.seed, start, end, self._windows)
         # Keep only the window still being filled; earlier ones are done for good.
         for window in [w for w in self._windows if w < window_of(end)]:
             del self._windows[window]
@@ -96,7 +109,7 @@ class Scheduler:
         self.sim_now = end
         self.emitted += len(intents)
         if intents:
-            log.debug("scheduler.emitted", count=len(intents), sim_now=end.isoformat())
+            log.debug("scheduler.emitted", count=len(intents), sim_now=rfc3339(end))
         return len(intents)
 
     async def step(self) -> bool:
@@ -104,7 +117,7 @@ class Scheduler:
         if self.target is not None and self.sim_now < self.target:
             self._commit(min(self.target, self.sim_now + BACKFILL_CHUNK))
             if self.sim_now >= self.target:
-                log.info("scheduler.fast_forward_done", sim_now=self.sim_now.isoformat(), emitted=self.emitted)
+                log.info("scheduler.fast_forward_done", sim_now=rfc3339(self.sim_now), emitted=self.emitted)
                 self._last_tick = self._monotonic()  # live time restarts after the burst of work
             return True
         if not self.live:
@@ -136,6 +149,6 @@ class Scheduler:
                 with self.store.transaction() as tx:
                     save_checkpoint(tx, self._unsaved)
             except QueueWriteError as exc:  # no job is lost: the clock re-lives an empty stretch on restart
-                log.warning("scheduler.clock_not_saved", error=exc.cause, sim_now=self.sim_now.isoformat())
+                log.warning("scheduler.clock_not_saved", error=exc.cause, sim_now=rfc3339(self.sim_now))
         self.store.close()
 
