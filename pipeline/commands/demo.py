@@ -18,8 +18,8 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
