@@ -18,7 +18,6 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,6 @@ from typing import IO, Any
 
 from pipeline.commands import _cli
 from pipeline.config import SCALE_PRESETS, Settings
-from pipeline.delivery import dead
 from pipeline.errors import PipelineError
 from pipeline.queues import open_readonly
 from pipeline.receiver import free_port
@@ -44,7 +42,7 @@ class Seen:
     payloads: int = 0
     first_sim: str = ""
     last_sim: str = ""
-    spend: Counter[str] = field(default_factory=Counter)
+    spend: dict[str, float] = field(default_factory=dict)
 
 
 def _parse() -> argparse.Namespace:
@@ -103,7 +101,7 @@ def _read_new(path: Path, seen: Seen, out: IO[str], width: int) -> None:
         seen.first_sim = seen.first_sim or sim
         seen.last_sim = max(seen.last_sim, sim)
         team = (body.get("job") or {}).get("team") or (body.get("truth") or {}).get("team", "?")
-        seen.spend[team] += float((body.get("cost") or {}).get("estimated_cost", 0.0))
+        seen.spend[team] = seen.spend.get(team, 0.0) + float((body.get("cost") or {}).get("estimated_cost", 0.0))
         out.write(_line(body, width) + "\n")
     out.flush()
 
@@ -125,7 +123,8 @@ def _dead_letters(state_dir: Path) -> int:
     if store is None:
         return 0
     try:
-        return int(dead.summary(store)["count"])
+        counts = store.counts("dead")
+        return int(counts["ready"]) + int(counts["unacked"])
     finally:
         store.close()
 
@@ -148,7 +147,7 @@ def _summary(seen: Seen, started: float, state_dir: Path, work: Path, say: Calla
     say(f"demo stopped after {took:.0f} s: {seen.payloads} payload(s) delivered{span}")
     if seen.spend:
         say(f"spend per team (estimated, USD), {sum(seen.spend.values()):,.2f} in all:")
-        for team, usd in seen.spend.most_common():
+        for team, usd in sorted(seen.spend.items(), key=lambda kv: -kv[1]):
             say(f"  {team:<20} {usd:>14,.2f}")
     say(f"dead letters: {_dead_letters(state_dir)}")
     say(f"State, worker logs and received payloads: {work}")
