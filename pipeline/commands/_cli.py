@@ -171,6 +171,9 @@ def guarded(main: Callable[[], int]) -> Callable[[], None]:
             code = exc.exit_code
         except KeyboardInterrupt:
             code = 130
+        except BrokenPipeError:  # `| head` closed the pipe: the reader has what it wanted, no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            code = 0
         raise SystemExit(code)
 
     return wrapper
