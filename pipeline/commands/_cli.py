@@ -35,8 +35,8 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         default = action.default
-        if ("default" in text or default is None or default is False or default == []
-                or default == argparse.SUPPRESS or not action.option_strings):
+        unset = default is None or default is False or default in ([], argparse.SUPPRESS)
+        if "default" in text or unset or not action.option_strings:
             return text
         return f"{text} (default: {default:g})" if isinstance(default, float) else f"{text} (default: {default})"
 
