@@ -111,7 +111,7 @@ class Progress:
         import shutil
 
         done = (sim_now - self.start).total_seconds() / self.span
-        text = f" {done:4.0%} sim {sim_now:%Y-%m-%d %H:%M}Z {tally.sent:,} sent {tally.failed:,} failed"
+        text = f" {done:4.0%} sim {sim_now:%Y-%m-%d %H:%M}Z, {tally.sent:,} payloads, {tally.failed:,} failed"
         width = max(10, min(40, shutil.get_terminal_size().columns - len(text) - 3))
         filled = round(done * width)
         self.out.write("\r[" + "#" * filled + "-" * (width - filled) + "]" + text)
