@@ -18,6 +18,15 @@ def _start(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
                             text=True, start_new_session=True)
 
 
+def _finish(proc: subprocess.Popen[str], timeout: float) -> str:
+    """The demo's whole output once it ends by itself, or fail the test (after killing it) past `timeout`."""
+    try:
+        return proc.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"the demo did not stop within {timeout} s:\n{proc.communicate()[0]}")
+
+
 @pytest.mark.slow
 def test_demo_shows_deliveries_and_prints_a_summary_on_ctrl_c(env: dict[str, str]) -> None:
     """Payload lines appear, fit 120 columns when not on a terminal, and SIGINT to the group ends all
@@ -57,12 +66,7 @@ def test_demo_with_a_bad_setting_prints_the_line_and_exits_78_quickly(env: dict[
     env.pop("STATE_DIR")
     env["DELIVERY_CONCURRENCY"] = "0"
     proc = _start(env)
-    try:
-        out, _ = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"the demo did not stop within 15 s:\n{out}")
+    out = _finish(proc, 15)
     assert proc.returncode == 78, out
     assert out.startswith("demo: configuration error: DELIVERY_CONCURRENCY='0'") and "Traceback" not in out, out
 
@@ -73,19 +77,14 @@ def test_demo_stops_with_a_failing_workers_line_and_code(tmp_path: Path, env: di
     folder) ends the demo with that worker's one-line error, its exit code and the summary."""
     state = tmp_path / "shared-state"
     env["STATE_DIR"] = str(state)
-    holder = subprocess.Popen(command("scheduler"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    holder = subprocess.Popen(command("scheduler"), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
     try:
-        deadline = time.monotonic() + 60
-        while not (state / "scheduler.lock").exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        time.sleep(1.0)  # the lock file exists a moment before the lock is taken
+        assert holder.stderr is not None
+        seen = [holder.stderr.readline() for _ in range(3)]  # settings, pace, started: the lock is held by then
+        assert any('"worker.started"' in line for line in seen), seen
         proc = _start(env, "--state-dir", str(state))
-        try:
-            out, _ = proc.communicate(timeout=90)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
-            pytest.fail(f"the demo did not stop:\n{out}")
+        out = _finish(proc, 90)
     finally:
         holder.terminate()
         holder.wait(timeout=30)
