@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from pipeline.receiver import free_port
 from tests.conftest import Receiver, intents_in, run
 
 SPAN = ("--from", "2026-03-03T00:00:00Z", "--to", "2026-03-05T00:00:00Z")
@@ -72,3 +73,13 @@ def test_replay_needs_a_stream_or_a_seed_and_an_ordered_span(tmp_path: Path, env
     assert done.returncode == 2 and "--seed" in done.stderr and "Traceback" not in done.stderr
     done = run("replay", "--from", "2026-03-05T00:00:00Z", "--to", "2026-03-03T00:00:00Z", env=env)
     assert done.returncode == 2 and "later than --from" in done.stderr
+
+
+def test_replay_to_an_endpoint_that_answers_nothing_stops_with_one_line(env: dict[str, str]) -> None:
+    """Connection refused through every quick retry: the replay stops (not one payload at a time for hours),
+    says so in one line and exits 1."""
+    assert run("scheduler", "--backfill", "1d", env=env).returncode == 0
+    env["WEBHOOK_URL"] = f"http://127.0.0.1:{free_port()}/webhook"
+    done = run("replay", "--from", "2026-03-02T00:00:00Z", "--to", "2026-03-03T00:00:00Z", env=env, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "answered nothing" in done.stderr and "Traceback" not in done.stderr

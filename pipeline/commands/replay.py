@@ -41,6 +41,7 @@ class Tally:
 
     sent: int = 0
     failed: int = 0
+    unreachable: str | None = None  # set when the endpoint answered nothing through all retries: stop
 
 
 def _parse() -> argparse.Namespace:
@@ -141,11 +142,13 @@ async def _send_all(sender: HttpSender, bodies: list[tuple[str, bytes]], concurr
             if kind is not Kind.TRANSIENT or wait is None:
                 tally.failed += 1
                 sys.stderr.write(f"replay: {payload_id}: {attempt.status or attempt.error}\n")
+                if attempt.status is None:
+                    tally.unreachable = attempt.error
                 return
             await asyncio.sleep(wait)
 
     async def lane() -> None:
-        while queue:
+        while queue and tally.unreachable is None:
             payload_id, body = queue.pop()
             await one(payload_id, body)
 
@@ -170,6 +173,8 @@ async def _replay(args: argparse.Namespace, cfg: Settings, workload: Workload, s
                 pairs = [(_payload_id(body), body) for body in bodies]
                 await _send_all(sender, pairs, cfg.delivery_concurrency, tally)
             progress.show(stop, tally)
+            if tally.unreachable is not None:
+                break
     finally:
         progress.end()
         if out is not None:
@@ -203,8 +208,14 @@ def main() -> int:
     if position is not None and args.end > position:
         sys.stderr.write(f"replay: note: the stream's clock is at {rfc3339(position)}; the span after it has "
                          "not been delivered by the stream yet\n")
+    if args.to_file is not None and not args.to_file.parent.is_dir():
+        sys.stderr.write(f"replay: --to-file {args.to_file}: no such folder {args.to_file.parent}\n")
+        return EX_USAGE
     started = utc_now()
     tally = asyncio.run(_replay(args, cfg, workload, stream))
+    if tally.unreachable is not None:
+        sys.stderr.write(f"replay: stopped: {target} answered nothing ({tally.unreachable}); nothing in the "
+                         "state folder changed, run the same command again once it is up\n")
     took = (utc_now() - started) / timedelta(seconds=1)
     verb = "wrote" if args.to_file else "sent"
     sys.stdout.write(f"{verb} {tally.sent} payload(s) in {took:.1f} s; {tally.failed} failed\n")
