@@ -98,7 +98,7 @@ PositiveNumber = Annotated[float, Field(gt=0)]
 
 
 class Settings(BaseSettings):
-    """Every setting in DESIGN.md's table; field names are the variables in lower case."""
+    """Every setting; field names are the variables in lower case (docs/settings.md is generated from it)."""
 
     model_config = SettingsConfigDict(
         env_file=ROOT / ".env", env_file_encoding="utf-8", extra="ignore", frozen=True
