@@ -183,15 +183,25 @@ def _settings(args: argparse.Namespace, state_dir: Path, url: str) -> Settings:
     return _cli.settings(args, webhook_url=url, scale_factor=args.scale_factor, company_size=args.company_size)
 
 
+def _spawn(procs: dict[str, subprocess.Popen[bytes]], name: str, work: Path, env: dict[str, str],
+           *args: str) -> None:
+    """Start one command of the pipeline with its output in `work/NAME.log`."""
+    with (work / f"{name}.log").open("ab") as log:
+        procs[name] = subprocess.Popen([sys.executable, "-m", f"pipeline.commands.{name}", *args], env=env,
+                                       stdout=log, stderr=subprocess.STDOUT)
+
+
 def run() -> int:
     """The demo; returns its exit code."""
     args = _parse()
-    work = Path(tempfile.mkdtemp(prefix="finops-demo."))
-    state_dir = args.state_dir or work / "state"
+    given_state = args.state_dir
     port = free_port()
     url = f"http://127.0.0.1:{port}/webhook"
-    cfg = _settings(args, state_dir, url)
+    # Checked before the throw-away folder exists, so a bad setting leaves nothing behind.
+    cfg = _settings(args, given_state or Path(tempfile.gettempdir()) / "finops-demo.check", url)
     workload = _cli.load_workload(cfg.profile, cfg.company_size)
+    work = Path(tempfile.mkdtemp(prefix="finops-demo."))
+    state_dir = given_state or work / "state"
     per_minute = _cli.jobs_per_real_minute(workload, cfg.scale_factor)
     env = {**os.environ, "STATE_DIR": str(state_dir), "WEBHOOK_URL": url, "PYTHONUNBUFFERED": "1",
            "SCALE_FACTOR": f"{cfg.scale_factor:g}"}
@@ -209,17 +219,12 @@ def run() -> int:
     seen = Seen()
     code = 0
     try:
-        with (work / "receiver.log").open("ab") as log:
-            procs["receiver"] = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.commands.receiver", "--port", str(port), "--store", str(store),
-                 "--quiet"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        _spawn(procs, "receiver", work, env, "--port", str(port), "--store", str(store), "--quiet")
         if not _wait_listening(port, procs["receiver"]):
             say(f"demo: the receiver did not start: {_last_line(work / 'receiver.log')}")
             return 1
         for worker in WORKERS:
-            with (work / f"{worker}.log").open("ab") as log:
-                procs[worker] = subprocess.Popen([sys.executable, "-m", f"pipeline.commands.{worker}"], env=env,
-                                                 stdout=log, stderr=subprocess.STDOUT)
+            _spawn(procs, worker, work, env)
         say(f"receiver: {url}")
         say(f"logs: {work}/*.log; Ctrl-C stops everything")
         out.write(f"{'simulated':<13}{'team':<17}{'GPUs':<13}{'cost':>10}  request"[:width] + "\n")
