@@ -108,3 +108,16 @@ def test_demo_refuses_an_abbreviated_flag(env: dict[str, str]) -> None:
     """--scale is not --scale-factor: a usage error, nothing started."""
     done = run("demo", "--scale", "10", env=env)
     assert done.returncode == 2 and "unrecognized arguments: --scale" in done.stderr
+
+
+def test_payload_lines_fit_the_width_in_terminal_columns() -> None:
+    """A Japanese greeting takes two columns a character: the line is cut by columns, not characters."""
+    from pipeline.commands.demo import _columns, _line
+
+    body = {"occurred_at": "2026-03-02T09:15:00Z", "job": {"team": "multimodal"},
+            "truth": {"gpu_count": 4, "gpu_type": "A100-80GB"}, "cost": {"estimated_cost": 25.88},
+            "request": {"text": "お疲れ様です! can I get 4xA100 for the vision-language eval " * 3}}
+    for width in (60, 80, 120):
+        line = _line(body, width)
+        assert sum(map(_columns, line)) <= width, (width, line)
+        assert line.endswith("…")

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import textwrap
 import time
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +71,25 @@ def _line(body: dict[str, Any], width: int) -> str:
     room = width - len(head)
     if room < 10:
         return head[:width]
-    return head + (text if len(text) <= room else text[: room - 1] + "…")
+    return head + _fit(text, room)
+
+
+def _columns(char: str) -> int:
+    """Terminal columns of one character: East Asian wide and full-width characters take two."""
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _fit(text: str, room: int) -> str:
+    """`text` cut to `room` terminal columns, with … where it was cut."""
+    if sum(map(_columns, text)) <= room:
+        return text
+    used, kept = 1, []  # one column for the ellipsis
+    for char in text:
+        used += _columns(char)
+        if used > room:
+            break
+        kept.append(char)
+    return "".join(kept) + "…"
 
 
 def _span(seconds: float) -> str:
