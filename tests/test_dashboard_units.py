@@ -122,6 +122,9 @@ def test_history_keeps_a_bounded_span_and_derives_the_delivery_rate() -> None:
     assert series["payloads"][-1] == 3 and series["waiting_retry"][-1] == 3 and series["dead"][-1] == 4
     assert series["delivered_per_s"][-1] == pytest.approx(2.0)
     assert history.rates()["delivered_per_s"] == pytest.approx(2.0)
+    thinned = history.series(points=5)
+    assert len(thinned["t"]) <= 5 and thinned["t"][-1] == series["t"][-1]
+    assert thinned["delivered_per_s"][-1] == pytest.approx(2.0)
 
 
 def test_received_keeps_the_newest_and_counts_money_once(workload: Workload) -> None:

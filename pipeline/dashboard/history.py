@@ -7,7 +7,8 @@ from collections import deque
 from typing import Any
 
 SPAN_S = 3 * 3600.0
-MIN_STEP_S = 5.0  # one sample per 5 s at most: 3 h are 2,160 samples
+MIN_STEP_S = 10.0  # one sample per 10 s at most: 3 h are 1,080 samples
+SHOWN = 360  # points sent to the page per series (every event carries them: keep it small)
 
 
 class History:
@@ -28,9 +29,11 @@ class History:
         while self._rows and t - self._rows[0][0] > self.span_s:
             self._rows.popleft()
 
-    def series(self) -> dict[str, list[float]]:
-        """Columns for the chart: time, intents, payloads, waiting retry, dead, delivered per second."""
-        rows = list(self._rows)
+    def series(self, points: int = SHOWN) -> dict[str, list[float]]:
+        """Columns for the chart: time, intents, payloads, waiting retry, dead, delivered per second; at most
+        `points` rows, evenly thinned (the newest always kept)."""
+        every = max(1, -(-len(self._rows) // points))
+        rows = list(self._rows)[::-1][::every][::-1]
         rate = [0.0] + [max(0.0, (b[5] - a[5]) / (b[0] - a[0])) for a, b in itertools.pairwise(rows)]
         return {"t": [round(r[0], 1) for r in rows], "intents": [r[1] for r in rows],
                 "payloads": [r[2] for r in rows], "waiting_retry": [r[3] for r in rows],
