@@ -15,6 +15,7 @@ import pytest
 from pipeline import ROOT
 from pipeline.dashboard.history import History
 from pipeline.dashboard.liveness import holders, locked_inodes
+from pipeline.dashboard.payloads import summary
 from pipeline.dashboard.received import KEEP, Received
 from pipeline.dashboard.server import is_loopback
 from pipeline.dashboard.spend import StreamView
@@ -164,3 +165,17 @@ def test_open_reader_cannot_write_and_creates_nothing(tmp_path: Path) -> None:
     finally:
         store.close()
     assert sorted(tmp_path.iterdir()) == files  # no -wal or -shm made to read a file nobody writes
+
+
+def test_a_payload_is_shown_with_its_extraction_beside_the_truth() -> None:
+    """A field the text left out is no mismatch, a duration within 20 % agrees, a wrong team does not."""
+    body = {"id": "job_1", "occurred_at": "2026-03-02T10:00:00+00:00", "request": {"text": "need 2 H100s"},
+            "job": {"team": "vision", "gpu_count": 2, "est_duration_hours": 1.1},
+            "truth": {"team": "speech", "gpu_count": 2, "gpu_type": "H100", "est_duration_hours": 1.0},
+            "cost": {"estimated_cost": 5.0}, "generator": {"enricher": "offline"}}
+    shown = summary(body, "ready")
+    fields = {f["name"]: f for f in shown["fields"]}
+    assert not fields["team"]["match"] and fields["gpu_count"]["match"]
+    assert fields["gpu_type"]["match"] and fields["gpu_type"]["extracted"] is None
+    assert fields["est_duration_hours"]["match"]
+    assert (shown["team"], shown["gpus"], shown["type"], shown["raw"]) == ("speech", "2x H100", "job.requested", body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pipeline.enrich.check import DURATION_TOLERANCE
 from pipeline.queues import Store
 
 # What the page compares side by side (the payload's `job` holds the extraction, `truth` the intent).
@@ -31,9 +32,19 @@ def summary(body: dict[str, Any], status: str) -> dict[str, Any]:
         "text": request.get("text", ""),
         "enricher": (body.get("generator") or {}).get("enricher"),
         "fields": [{"name": name, "extracted": job.get(name), "truth": truth.get(name),
-                    "match": job.get(name) is None or job.get(name) == truth.get(name)} for name in FIELDS],
+                    "match": _agrees(name, job.get(name), truth.get(name))} for name in FIELDS],
         "raw": body,
     }
+
+
+def _agrees(name: str, extracted: Any, truth: Any) -> bool:
+    """Whether an extracted field says what the truth says (a field left out says nothing wrong); durations
+    within 20 %, the tolerance the enricher checks extractions with."""
+    if extracted is None or extracted == truth:
+        return True
+    if name == "est_duration_hours" and isinstance(extracted, int | float) and isinstance(truth, int | float):
+        return abs(extracted - truth) <= DURATION_TOLERANCE * abs(truth)
+    return False
 
 
 def pending(store: Store, waiting: set[int], limit: int = LATEST) -> list[dict[str, Any]]:
