@@ -14,12 +14,13 @@ from aiohttp import web
 
 from pipeline import logs
 from pipeline.commands import _cli
+from pipeline.dashboard.history import MIN_STEP_S
 from pipeline.dashboard.server import MAX_REFRESH_S, add_routes, is_loopback
 from pipeline.dashboard.snapshot import CHECK_MAX_AGE, Source
 from pipeline.errors import EX_USAGE, PipelineError
 from pipeline.queues import open_reader
 
-SAMPLE_EVERY_S = 5.0  # the backlog history goes on while no tab is open
+SAMPLE_EVERY_S = MIN_STEP_S  # the backlog history goes on while no tab is open
 
 
 def _refresh(text: str) -> float:

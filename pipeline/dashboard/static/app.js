@@ -89,7 +89,8 @@
       charts[id] = new uPlot({
         width, height: 160, series: [{}, ...series.map((s) => ({ label: s.label, stroke: css(s.color), width: 1.6,
           fill: s.fill ? css(s.color) + "22" : undefined, points: { show: false } }))],
-        axes: [axis(), axis()], scales: { x: { time: true } }, cursor: { drag: { x: false, y: false } },
+        axes: [{ ...axis(), values: (_, ticks) => ticks.map(clock) }, axis()], scales: { x: { time: true } },
+        cursor: { drag: { x: false, y: false } },
         legend: { live: false },
       }, data, el);
     } else {
@@ -97,6 +98,7 @@
     }
   }
 
+  const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const axis = () => ({ stroke: css("--muted"), grid: { stroke: css("--line"), width: 1 }, ticks: { stroke: css("--line") } });
 
   function backlog(s) {
