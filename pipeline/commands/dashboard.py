@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
@@ -61,6 +62,9 @@ def main() -> int:
 
 
 async def _serve(source: Source, host: str, port: int, refresh: float, token: str | None) -> int:
+    # One reader thread: snapshots and samples take turns (they share the history), and a single thread
+    # keeps glibc from giving each of several threads its own malloc arena (megabytes of RSS each).
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=1, thread_name_prefix="reader"))
     async def feed() -> dict[str, Any]:
         return await asyncio.to_thread(source.snapshot)
 
