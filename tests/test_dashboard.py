@@ -15,7 +15,7 @@ from pipeline.models import DeadLetter
 from pipeline.queues import Store
 from tests.conftest import run
 from tests.dashboard_support import TOKEN, Dashboard, queue_stats
-from tests.delivery_support import put_payloads
+from tests.delivery_support import free_port, put_payloads, receiver_stats, start_receiver
 
 
 def _state(tmp_path: Path) -> Path:
@@ -145,3 +145,32 @@ def test_a_missing_state_folder_is_one_line_and_exit_2(tmp_path: Path, env: dict
     done = run("dashboard", "--state-dir", str(tmp_path / "nope"), env=env)
     assert done.returncode == 2 and "no such state folder" in done.stderr
     assert not (tmp_path / "nope").exists()
+
+
+def test_the_receiver_serves_the_page_of_what_it_received(tmp_path: Path, env: dict[str, str]) -> None:
+    """bin/receiver's / is the dashboard page; its snapshot lists the newest payload first, marks a repeat as
+    a duplicate, and counts the money of each payload once."""
+    port = free_port()
+    proc = start_receiver(port)
+    try:
+        body = {"id": "job_a", "occurred_at": "2026-03-04T10:00:00+00:00", "request": {"text": "two H100s"},
+                "truth": {"team": "vision", "cost_center": "CC-1", "gpu_count": 2, "gpu_type": "H100"},
+                "cost": {"estimated_cost": 12.5, "estimated_list_cost": 20.0}}
+        for webhook_id in ("job_a", "job_a"):
+            request = urllib.request.Request(f"http://127.0.0.1:{port}/webhook", data=json.dumps(body).encode(),
+                                             headers={"webhook-id": webhook_id, "content-type": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                assert resp.status == 204
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+            assert b"/static/app.js" in resp.read()
+        snapshot = receiver_stats(port, "/api/snapshot")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert snapshot is not None and snapshot["mode"] == "receiver"
+    assert snapshot["receiver"] | {"answered": None} == {"received": 2, "unique": 1, "duplicates": 1,
+                                                         "dropped": 0, "answered": None}
+    assert [p["status"] for p in snapshot["payloads"]] == ["duplicate", "received"]
+    today = snapshot["money"]["today"]
+    assert (today["jobs"], today["estimated_usd"], today["by_team"], today["day"]) == (1, 12.5, {"vision": 12.5},
+                                                                                     "2026-03-04")

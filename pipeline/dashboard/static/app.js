@@ -308,6 +308,7 @@
       receiver(s);
     }
     money(s); payloads(s);
+    if (!document.body.dataset.ready) document.body.dataset.readyMs = String(Math.round(performance.now()));
     document.body.dataset.ready = "true";
   }
 
