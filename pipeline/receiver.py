@@ -186,7 +186,7 @@ def make_app(*, store: Path | None = None, secret: str | None = None, echo: bool
                 "receiver": {"received": state.received, "unique": len(state.seen), "duplicates": state.duplicates,
                              "answered": {str(k): v for k, v in sorted(state.answered.items())},
                              "dropped": state.dropped},
-                "money": state.view.money(), "payloads": list(state.view.latest)}
+                "money": state.view.money(), "payloads": state.view.latest()}
 
     state.hub = add_routes(app, page, refresh=PAGE_REFRESH_S)
     return app

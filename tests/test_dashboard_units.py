@@ -138,7 +138,8 @@ def test_received_keeps_the_newest_and_counts_money_once(workload: Workload) -> 
                 "cost": intent.cost.model_dump(mode="json"), "request": {"text": "x"}}
         view.add(body, duplicate=False)
     view.add(body, duplicate=True)
-    assert len(view.latest) == KEEP and view.latest[0]["status"] == "duplicate"
+    latest = view.latest()
+    assert len(latest) == KEEP and latest[0]["status"] == "duplicate" and latest[1]["id"] == intents[-1].id
     money = view.money()
     assert money is not None and money["today"]["jobs"] == len(intents)
     assert money["today"]["estimated_usd"] == pytest.approx(sum(i.cost.estimated_cost for i in intents), abs=0.01)

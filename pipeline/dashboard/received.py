@@ -16,13 +16,14 @@ class Received:
     """Bounded: the newest KEEP payloads, and dollar totals per simulated day of the newest week only."""
 
     def __init__(self) -> None:
-        self.latest: deque[dict[str, Any]] = deque(maxlen=KEEP)
+        # Bodies as received; summarised only when a page asks (the receiver may take thousands a second).
+        self._latest: deque[tuple[dict[str, Any], bool]] = deque(maxlen=KEEP)
         self._days: dict[date, Totals] = {}
         self._newest: date | None = None
 
     def add(self, body: dict[str, Any], *, duplicate: bool) -> None:
         """Count one accepted payload (a duplicate is listed but not counted twice)."""
-        self.latest.appendleft(summary(body, "duplicate" if duplicate else "received"))
+        self._latest.appendleft((body, duplicate))
         if duplicate:
             return
         try:
@@ -38,6 +39,10 @@ class Received:
             week = day - timedelta(days=day.weekday())
             for old in [d for d in self._days if d < week]:
                 del self._days[old]
+
+    def latest(self) -> list[dict[str, Any]]:
+        """The newest payloads first, as the page lists them."""
+        return [summary(body, "duplicate" if duplicate else "received") for body, duplicate in self._latest]
 
     def money(self) -> dict[str, Any] | None:
         """Today (the newest simulated day received) and its week, in the dashboard's money shape."""
