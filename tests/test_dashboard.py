@@ -113,7 +113,7 @@ def test_the_page_shows_what_queue_stats_json_prints(tmp_path: Path, env: dict[s
     assert "body" not in letter
     listed = {(p["id"], p["status"]) for p in snapshot["payloads"]}
     assert listed == {("p1", "ready"), ("p2", "ready"), ("p3", "ready"), ("p0", "dead")}
-    assert [w["running"] for w in snapshot["workers"]] == [False, False, False]
+    assert [(w["running"], w["last_seen_s"]) for w in snapshot["workers"]] == [(False, None)] * 3
 
 
 def _fingerprint(folder: Path) -> dict[str, tuple[str, int]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +71,21 @@ class Source:
             "generated_at": now,
             "state_dir": str(self.state_dir),
             "stats": stats,
-            "workers": [{"role": h.role, "running": h.running, "pid": h.pid}
-                        for h in liveness.holders(self.state_dir)],
+            "workers": self._workers(stats, extra.get("clock")),
             "history": self.history.series(),
             "rates": self.history.rates(),
             "texts": self._texts(stats["enricher"]),
             **extra,
         }
+
+    def _workers(self, stats: dict[str, Any], clock: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Each role: running (it holds its lock) and, where the worker leaves a trace of its own, how long
+        ago it last wrote one (the scheduler's clock checkpoint each tick; the deliverer's figures, at least
+        every 30 s)."""
+        seen: dict[str, float | None] = {"scheduler": clock["written_s_ago"] if clock else None,
+                                         "deliverer": _age(stats["delivery"].get("updated_at"))}
+        return [{"role": h.role, "running": h.running, "pid": h.pid, "last_seen_s": seen.get(h.role)}
+                for h in liveness.holders(self.state_dir)]
 
     def _from_store(self, store: Store) -> dict[str, Any]:
         waiting = ({int(pqid) for (pqid,) in store.query(f"SELECT pqid FROM {retry_state.TABLE}")}
@@ -119,3 +128,13 @@ class Source:
         return {"written": written, "requests_today": enricher.get("requests_today", 0),
                 "quota_rpd": self.settings.gemini_rpd, "est_cost_usd": enricher.get("est_cost_usd", 0.0),
                 "gemini_configured": self.settings.use_gemini, "model": self.settings.gemini_model}
+
+
+def _age(iso: str | None) -> float | None:
+    """Seconds since an ISO 8601 time a worker wrote (None if it never did)."""
+    if not iso:
+        return None
+    try:
+        return round(max(0.0, time.time() - datetime.fromisoformat(iso).timestamp()), 1)
+    except ValueError:
+        return None

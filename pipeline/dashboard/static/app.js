@@ -72,9 +72,13 @@
 
   function workers(s) {
     const ul = $("#workers");
-    ul.replaceChildren(...s.workers.map((w) => h("li", { "data-worker": w.role, "data-running": String(w.running) },
-      h("span", { class: "dot" }), w.role,
-      h("small", { text: w.running ? `running${w.pid ? " · pid " + w.pid : ""}` : "stopped" }))));
+    ul.replaceChildren(...s.workers.map((w) => {
+      const quiet = w.running && w.last_seen_s != null && w.last_seen_s > 120;
+      const seen = w.last_seen_s == null ? "" : ` · wrote ${FMT.age(w.last_seen_s)} ago`;
+      return h("li", { "data-worker": w.role, "data-running": String(w.running), "data-quiet": String(quiet) },
+        h("span", { class: "dot" }), w.role,
+        h("small", { text: w.running ? `running${w.pid ? " · pid " + w.pid : ""}${seen}` : "stopped" }));
+    }));
     const problems = (s.stats.check && s.stats.check.problems) || [];
     $("#problems").replaceChildren(...problems.map((p) => h("li", { text: p })));
     const clock = s.clock;
