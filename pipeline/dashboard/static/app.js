@@ -93,7 +93,7 @@
       charts[id] = new uPlot({
         width, height: 160, series: [{}, ...series.map((s) => ({ label: s.label, stroke: css(s.color), width: 1.6,
           fill: s.fill ? css(s.color) + "22" : undefined, points: { show: false } }))],
-        axes: [{ ...axis(), values: (_, ticks) => ticks.map(clock) }, axis()], scales: { x: { time: true } },
+        axes: [{ ...axis(), values: clockTicks }, axis()], scales: { x: { time: true } },
         cursor: { drag: { x: false, y: false } },
         legend: { live: false },
       }, data, el);
@@ -102,7 +102,10 @@
     }
   }
 
-  const clock = (t) => new Date(t * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const clock = (t, seconds) => new Date(t * 1000).toLocaleTimeString([],
+    { hour: "2-digit", minute: "2-digit", second: seconds ? "2-digit" : undefined, hour12: false });
+  // Ticks closer than a minute apart get seconds, or two ticks would read the same.
+  const clockTicks = (_, ticks) => ticks.map((t) => clock(t, ticks.length > 1 && ticks[1] - ticks[0] < 60));
   const axis = () => ({ stroke: css("--muted"), grid: { stroke: css("--line"), width: 1 }, ticks: { stroke: css("--line") } });
 
   function backlog(s) {
