@@ -64,6 +64,8 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "delivery_connect_timeout": ("", "Longest wait for a connection to the endpoint."),
     "delivery_timeout": ("", "Longest wait for the endpoint's answer to one delivery."),
     "delivery_retry_after_max": ("", "Cap on an endpoint's Retry-After."),
+    "dashboard_token": ("secret", "Token bin/dashboard asks for (open the page as /?token=...); it refuses to "
+                        "listen on an address other than loopback without one. Never logged."),
 }
 
 _DURATION_UNIT = "duration (90, 90s, 15m, 12h, 3d)"

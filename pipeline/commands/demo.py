@@ -245,6 +245,8 @@ def run() -> int:
         for worker in WORKERS:
             _spawn(procs, worker, work, env)
         say(f"receiver: {url}")
+        say(f"watch it in a browser: http://127.0.0.1:{port}/ (bin/dashboard --state-dir {state_dir} shows the "
+            "state folder)")
         say(f"logs: {work}/*.log; Ctrl-C stops everything")
         out.write(f"{'simulated':<13}{'team':<17}{'GPUs':<13}{'cost':>10}  request"[:width] + "\n")
         out.flush()
