@@ -16,7 +16,7 @@ from tests.conftest import command, run
 from tests.test_replay_dead import _bury
 
 COMMANDS = ("scheduler", "enricher", "deliverer", "receiver", "queue-stats", "replay-dead", "replay",
-            "workload-preview", "install-systemd", "demo")
+            "workload-preview", "install-systemd", "demo", "dashboard")
 
 
 @pytest.mark.parametrize("name", COMMANDS)
