@@ -8,6 +8,7 @@ from pipeline.commands import _cli
 from pipeline.config import Settings
 from pipeline.enrich import Enricher
 from pipeline.enrich.offline import OfflineEnricher
+from pipeline.enrich.phrasebank import Phrasebank
 from pipeline.enrich.plan import plan
 from pipeline.enrich.stats import EnricherStats
 from pipeline.stats import ENRICHER_KEY
@@ -36,14 +37,32 @@ def log_plan(cfg: Settings) -> None:
                 fits_with=f"SCALE_FACTOR<={p.fitting_scale_factor:.3g} or {batch_hint}")
 
 
-def make_enricher(cfg: Settings, life: Lifecycle, stats: EnricherStats) -> Enricher:
-    """Gemini when configured (imported only then: the SDK is heavy), else the offline writer."""
+# With the phrasebank, the worker takes this many batches at once so that Gemini's batch can be the
+# intents whose buckets are thinnest (the rest are written from templates).
+LOOKAHEAD = 4
+
+
+async def make_enricher(cfg: Settings, life: Lifecycle, stats: EnricherStats) -> Enricher:
+    """Gemini when configured (imported only then: the SDK is heavy), else the offline writer; both with
+    the phrasebank unless PHRASEBANK=off. Gemini's model is checked first (a rejected key exits 78)."""
+    bank = Phrasebank(cfg.state_dir) if cfg.phrasebank == "on" else None
     if not cfg.use_gemini:
-        return OfflineEnricher(stats)
+        return OfflineEnricher(stats, bank)
     from pipeline.enrich.gemini import GeminiEnricher
 
     log_plan(cfg)
-    return GeminiEnricher(cfg, life, stats)
+    enricher = GeminiEnricher(cfg, life, stats, bank=bank)
+    try:
+        await enricher.start()
+    except BaseException:
+        await enricher.aclose()
+        raise
+    return enricher
+
+
+def take_size(cfg: Settings) -> int:
+    """Intents the worker takes per step."""
+    return cfg.enrich_batch_size * (LOOKAHEAD if cfg.phrasebank == "on" and cfg.use_gemini else 1)
 
 
 @_cli.guarded
@@ -58,7 +77,7 @@ def main() -> int:
     stats = EnricherStats.from_json(store.get_meta(ENRICHER_KEY))
 
     async def make(life: Lifecycle) -> EnricherWorker:
-        return EnricherWorker(store, make_enricher(cfg, life, stats), batch_size=cfg.enrich_batch_size)
+        return EnricherWorker(store, await make_enricher(cfg, life, stats), batch_size=take_size(cfg))
 
     return _cli.run_worker(make, drain=args.drain)
 
