@@ -50,13 +50,13 @@ async def make_enricher(cfg: Settings, life: Lifecycle, stats: EnricherStats) ->
         return OfflineEnricher(stats, bank)
     from pipeline.enrich.gemini import GeminiEnricher
 
-    log_plan(cfg)
     enricher = GeminiEnricher(cfg, life, stats, bank=bank)
     try:
         await enricher.start()
     except BaseException:
         await enricher.aclose()
         raise
+    log_plan(cfg)
     return enricher
 
 
