@@ -28,7 +28,7 @@ COUNT = 240
 def _payload_count(state_dir: Path) -> int:
     store = Store(state_dir)
     try:
-        return store.counts("payloads")["ready"]
+        return int(store.counts("payloads")["ready"])
     finally:
         store.close()
 
