@@ -27,7 +27,11 @@ def log_plan(cfg: Settings) -> None:
     fields = {"intents_per_day": round(p.intents_per_day), "requests_per_day": round(p.requests_per_day),
               "requests_per_minute": round(p.requests_per_minute, 2), "usd_per_day": round(p.usd_per_day, 4),
               "batch_size": cfg.enrich_batch_size, "scale_factor": cfg.scale_factor,
-              "rpm": cfg.gemini_rpm, "rpd": cfg.gemini_rpd, "tpm": cfg.gemini_tpm}
+              "rpm": cfg.gemini_rpm, "rpd": cfg.gemini_rpd, "tpm": cfg.gemini_tpm,
+              # What Gemini itself can write within the daily quota; the phrasebank writes the rest.
+              "gemini_direct_share": round(min(1.0, cfg.gemini_rpd * cfg.enrich_batch_size
+                                               / max(p.intents_per_day, 1.0)), 5),
+              "phrasebank": cfg.phrasebank}
     if p.fits:
         log.info("enrich.plan", **fields)
         return
