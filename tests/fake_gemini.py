@@ -199,11 +199,15 @@ _ERRORS: dict[str, Callable[[], web.Response]] = {
 }
 
 
-def key_invalid() -> web.Response:
-    """What the real API answers to a key it does not know (400 with ErrorInfo API_KEY_INVALID)."""
+def key_invalid(key: str | None) -> web.Response:
+    """What the real API answers to a key it does not know (400 with ErrorInfo API_KEY_INVALID), with the
+    DebugInfo detail that echoes the key (https://github.com/google/timesketch/pull/3703)."""
     return _error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", [
         {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
-         "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}}])
+         "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}},
+        {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US",
+         "message": "API key not valid. Please pass a valid API key."},
+        {"@type": "type.googleapis.com/google.rpc.DebugInfo", "detail": f"Invalid API key: {key}"}])
 
 
 def request_problem(model: str, body: dict[str, Any]) -> str | None:
@@ -241,8 +245,8 @@ class FakeGemini:
         return request.match_info["model"].split(":")[0]
 
     def _refusal(self, request: web.Request, model: str) -> web.Response | None:
-        if request.headers.get("x-goog-api-key") in self.bad_keys:
-            return key_invalid()
+        if (key := request.headers.get("x-goog-api-key")) in self.bad_keys:
+            return key_invalid(key)
         if model not in FAMILY or model in self.retired:
             return _error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta, or is not "
                           "supported for generateContent.")

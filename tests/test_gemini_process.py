@@ -76,7 +76,7 @@ def test_sigterm_ends_a_request_in_flight_and_leaves_its_intents(tmp_path: Path)
     with fake_server("slow") as url:
         seed_intents(tmp_path, settings_for(tmp_path, url), 8)
         proc = enricher(tmp_path, url, GEMINI_TIMEOUT="30")
-        while not seen(url):
+        while not [r for r in seen(url) if r["mode"] != "get"]:  # a generateContent request is in flight
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
