@@ -5,7 +5,6 @@ network failure at start does not stop the stream."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -91,10 +90,7 @@ def test_network_failure_at_start_does_not_stop_the_stream(tmp_path: Path) -> No
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     seed_intents(tmp_path, settings_for(tmp_path, url), 16)
-    environ = {**os.environ, "GEMINI_API_KEY": SENTINEL, "GEMINI_BASE_URL": url, "SEED": "1", "GEMINI_TIMEOUT": "2",
-               "GEMINI_BACKOFF": "0.01", "GEMINI_RPM": "1000", "GEMINI_MAX_WAIT": "1", "PHRASEBANK": "off"}
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline.commands.enricher", "--state-dir", str(tmp_path)],
-                            cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = enricher(tmp_path, url, drain=False, GEMINI_MAX_WAIT="1", PHRASEBANK="off")
     proc_args = proc.args
     try:
         _wait("16 offline payloads", lambda: len(_payloads(tmp_path)) == 16, proc)
@@ -117,4 +113,3 @@ def test_network_failure_at_start_does_not_stop_the_stream(tmp_path: Path) -> No
         output, _ = proc.communicate(timeout=DEADLINE)
     assert proc.returncode == 0, (proc_args, output.decode())
     assert b"enrich.model_check_deferred" in output
-    assert os.path.exists(tmp_path)

@@ -4,22 +4,19 @@ intent is lost (each template is committed before the payloads of its batch; ids
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from pipeline import ROOT
 from pipeline.enrich.phrasebank import Phrasebank
 from pipeline.enrich.template import Template, derive
 from pipeline.models import Intent
 from pipeline.queues import Store
 from tests.gemini_harness import seed_intents, settings_for
-from tests.test_gemini_process import SENTINEL, fake_server
+from tests.test_gemini_process import enricher, fake_server
 
 pytestmark = pytest.mark.slow
 COUNT = 240
@@ -33,11 +30,8 @@ def _payload_count(state_dir: Path) -> int:
         store.close()
 
 
-def _enricher(state_dir: Path, url: str, *flags: str) -> subprocess.Popen[bytes]:
-    environ = {**os.environ, "GEMINI_API_KEY": SENTINEL, "GEMINI_BASE_URL": url, "SEED": "1", "GEMINI_TIMEOUT": "5",
-               "GEMINI_BACKOFF": "0.01", "GEMINI_RPM": "1000", "GEMINI_RPD": "100000"}
-    return subprocess.Popen([sys.executable, "-m", "pipeline.commands.enricher", "--state-dir", str(state_dir),
-                             *flags], cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def _enricher(state_dir: Path, url: str, *, drain: bool = False) -> subprocess.Popen[bytes]:
+    return enricher(state_dir, url, drain=drain, GEMINI_TIMEOUT="5", GEMINI_RPD="100000")
 
 
 def test_kill_9_during_phrasebank_writes_loses_nothing(tmp_path: Path) -> None:
@@ -53,7 +47,7 @@ def test_kill_9_during_phrasebank_writes_loses_nothing(tmp_path: Path) -> None:
                 time.sleep(0.01)
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
-        proc = _enricher(tmp_path, url, "--drain")
+        proc = _enricher(tmp_path, url, drain=True)
         output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, output.decode()
     store = Store(tmp_path)
