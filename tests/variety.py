@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline import ROOT
 from pipeline.enrich.model_table import load_table
+from pipeline.enrich.parse import extract
 from pipeline.enrich.phrasebank import Phrasebank
 from pipeline.enrich.plan import plan
 from pipeline.enrich.prompt import build_prompt
@@ -35,11 +36,14 @@ def variety(texts: Sequence[str]) -> dict[str, object]:
         words = text.lower().split()
         words_total += len(words)
         grams.update(tuple(words[k:k + 4]) for k in range(len(words) - 3))
+    optional = ("team", "project", "cost_center", "office", "cloud_region", "model_family", "priority", "spot_ok")
+    stated = sum(sum(getattr(job, f) is not None for f in optional) for job in map(extract, texts))
     openings = Counter(" ".join(_NUMBER.sub("#", t).split()[:3]) for t in texts)
     opening, count = openings.most_common(1)[0]
     return {"texts": len(texts), "distinct_texts_masked": len(masked),
             "distinct_4grams_per_1000_words": round(len(grams) / words_total * 1000, 1),
-            "top_opening": opening, "top_opening_share": round(count / len(texts), 4)}
+            "top_opening": opening, "top_opening_share": round(count / len(texts), 4),
+            "optional_facts_read_per_text": round(stated / len(texts), 2)}
 
 
 def gemini_text(intent: Intent) -> str:

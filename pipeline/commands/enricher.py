@@ -19,14 +19,16 @@ from pipeline.workload import Workload
 log = structlog.get_logger()
 
 
-def log_plan(cfg: Settings) -> None:
-    """What the stream will ask of Gemini per real day; a warning naming what would fit when it exceeds the quota."""
+def log_plan(cfg: Settings, prices: tuple[float, float] | None = None) -> None:
+    """What the stream will ask of Gemini per real day (at the prices of the model in use); a warning naming
+    what would fit when it exceeds the quota."""
+    price_in, price_out = prices or (cfg.gemini_price_in, cfg.gemini_price_out)
     p = plan(Workload.load(cfg.profile).expected_per_day(), cfg.scale_factor, cfg.enrich_batch_size,
-             rpm=cfg.gemini_rpm, rpd=cfg.gemini_rpd, tpm=cfg.gemini_tpm,
-             price_in=cfg.gemini_price_in, price_out=cfg.gemini_price_out)
+             rpm=cfg.gemini_rpm, rpd=cfg.gemini_rpd, tpm=cfg.gemini_tpm, price_in=price_in, price_out=price_out)
     fields = {"intents_per_day": round(p.intents_per_day), "requests_per_day": round(p.requests_per_day),
               "requests_per_minute": round(p.requests_per_minute, 2), "usd_per_day": round(p.usd_per_day, 4),
-              "batch_size": cfg.enrich_batch_size, "scale_factor": cfg.scale_factor,
+              "batch_size": cfg.enrich_batch_size, "price_in": price_in, "price_out": price_out,
+              "scale_factor": cfg.scale_factor,
               "rpm": cfg.gemini_rpm, "rpd": cfg.gemini_rpd, "tpm": cfg.gemini_tpm,
               # What Gemini itself can write within the daily quota; the phrasebank writes the rest.
               "gemini_direct_share": round(min(1.0, cfg.gemini_rpd * cfg.enrich_batch_size
@@ -60,7 +62,7 @@ async def make_enricher(cfg: Settings, life: Lifecycle, stats: EnricherStats) ->
     except BaseException:
         await enricher.aclose()
         raise
-    log_plan(cfg)
+    log_plan(cfg, (enricher.call.price_in, enricher.call.price_out))
     return enricher
 
 

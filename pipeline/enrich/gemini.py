@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import structlog
@@ -39,6 +39,9 @@ log = structlog.get_logger()
 
 # Longest single sleep while waiting for the daily quota, so the loop re-checks the day now and then.
 QUOTA_POLL = 60.0
+# Templates kept per (channel, language, job class): enough variety, and a bank that stays a few tens of
+# MB on a Pi after years of quota (140 buckets x 300 ~ 42,000 templates at most).
+MAX_PER_BUCKET = 300
 
 
 class GeminiEnricher:
@@ -130,13 +133,15 @@ class GeminiEnricher:
         spent = self.stats.requests_today >= self.settings.gemini_rpd
         return offline and (self._monotonic() < self._skip_until or spent)
 
-    def _learn(self, written: object) -> None:
+    def _learn(self, written: Iterable[Enriched]) -> None:
         """Each Gemini text becomes a template when it round-trips (stored before its payload commits)."""
         if self.bank is None:
             return
         day = self._wall().date().isoformat()
         found, refused = [], 0
-        for item in written:  # type: ignore[attr-defined]
+        for item in written:
+            if self.bank.thinness(item.intent) >= MAX_PER_BUCKET:
+                continue
             template = derive(item.intent, item.request.text, item.model, day)
             if isinstance(template, str):
                 refused += 1
