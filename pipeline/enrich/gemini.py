@@ -86,7 +86,11 @@ class GeminiEnricher:
         try:
             await self.call.check_model()
         except Unavailable as exc:
-            log.warning("enrich.model_check_deferred", model=self.model, reason=exc.reason)
+            # Do not hold the first batches for an outage at boot (a Pi often starts before its network):
+            # they flow from the phrasebank and offline, and the check is repeated after this pause.
+            pause = min(QUOTA_POLL, self.settings.gemini_max_wait)
+            self._skip_until = self._monotonic() + pause
+            log.warning("enrich.model_check_deferred", model=self.model, reason=exc.reason, retry_in_s=pause)
 
     async def enrich(self, intents: Sequence[Intent], seed: int = 0) -> list[Enriched]:
         """One `Enriched` per intent, in order; raises Interrupted when a stop ends a wait."""
