@@ -8,7 +8,7 @@ from pipeline.commands import _cli
 from pipeline.config import Settings
 from pipeline.enrich import Enricher
 from pipeline.enrich.offline import OfflineEnricher
-from pipeline.enrich.phrasebank import Phrasebank
+from pipeline.enrich.phrasebank import Phrasebank, PhrasebankUnavailable
 from pipeline.enrich.plan import plan
 from pipeline.enrich.stats import EnricherStats
 from pipeline.stats import ENRICHER_KEY
@@ -51,7 +51,12 @@ LOOKAHEAD = 4
 async def make_enricher(cfg: Settings, life: Lifecycle, stats: EnricherStats) -> Enricher:
     """Gemini when configured (imported only then: the SDK is heavy), else the offline writer; both with
     the phrasebank unless PHRASEBANK=off. Gemini's model is checked first (a rejected key exits 78)."""
-    bank = Phrasebank(cfg.state_dir) if cfg.phrasebank == "on" else None
+    bank = None
+    if cfg.phrasebank == "on":
+        try:
+            bank = Phrasebank(cfg.state_dir)
+        except PhrasebankUnavailable as exc:  # a full or read-only disk must not stop the stream
+            log.error("phrasebank.unavailable", error=str(exc))
     if not cfg.use_gemini:
         return OfflineEnricher(stats, bank)
     from pipeline.enrich.gemini import GeminiEnricher

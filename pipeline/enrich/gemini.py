@@ -27,7 +27,7 @@ from pipeline.enrich.api_errors import Unavailable
 from pipeline.enrich.check import check_answer
 from pipeline.enrich.gemini_call import GeminiCall
 from pipeline.enrich.offline import enrich_offline
-from pipeline.enrich.phrasebank import Phrasebank
+from pipeline.enrich.phrasebank import Phrasebank, PhrasebankUnavailable
 from pipeline.enrich.prompt import SYSTEM_INSTRUCTION, build_prompt, max_output_tokens, omitted
 from pipeline.enrich.quota import RateLimiter, seconds_to_quota_reset
 from pipeline.enrich.stats import EnricherStats, quota_day
@@ -152,7 +152,11 @@ class GeminiEnricher:
                 log.debug("phrasebank.not_templated", intent_id=item.intent.id, reason=template)
             else:
                 found.append(template)
-        added = self.bank.add(found)
+        try:
+            added = self.bank.add(found)
+        except PhrasebankUnavailable as exc:  # the texts are still delivered; only their templates are lost
+            log.error("phrasebank.write_failed", error=str(exc), templates=len(found))
+            return
         self.stats.templates_added += added
         self.stats.templates_refused += refused
         if found or refused:

@@ -48,6 +48,10 @@ def template_json(t: Template) -> str:
     return json.dumps(asdict(t), ensure_ascii=False, sort_keys=True)
 
 
+class PhrasebankUnavailable(Exception):
+    """The bank's file cannot be opened or written now (disk full, read-only); nothing was lost."""
+
+
 class Phrasebank:
     """The templates of one state folder, cached in memory by bucket and re-read when another process
     (bin/phrasebank import) has added some."""
@@ -61,6 +65,8 @@ class Phrasebank:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=10000")
             self._db.execute(_SCHEMA)
+        except sqlite3.OperationalError as exc:  # a full or read-only disk: the caller may go on without
+            raise PhrasebankUnavailable(f"{self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise StateError(self.path, f"not a readable phrasebank ({exc})") from None
         self._by_bucket: dict[tuple[str, str, str], list[Template]] = defaultdict(list)
@@ -86,9 +92,12 @@ class Phrasebank:
         fresh = [t for t in templates if t.id not in self._ids]
         if not fresh:
             return 0
-        with self._transaction():
-            self._db.executemany(f"INSERT OR IGNORE INTO templates ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                                 [_row(t) for t in fresh])
+        try:
+            with self._transaction():
+                self._db.executemany(f"INSERT OR IGNORE INTO templates ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                                     [_row(t) for t in fresh])
+        except sqlite3.OperationalError as exc:
+            raise PhrasebankUnavailable(f"{self.path}: {exc}") from None
         self.refresh()
         return len(fresh)
 
