@@ -188,3 +188,15 @@ def test_list_refuses_a_folder_without_a_bank(tmp_path: Path, env: dict[str, str
     result = _run(env, "list")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert bucket_of(make_intent(0))  # the bucket of an intent is its channel, language habit and job class
+
+
+def test_a_running_enricher_sees_templates_imported_by_another_process(tmp_path: Path) -> None:
+    """Two handles on one file (the enricher's and bin/phrasebank import's): refresh() picks up the other's."""
+    running, importer = Phrasebank(tmp_path), Phrasebank(tmp_path)
+    made = _templates(20)
+    importer.add(made)
+    assert len(running) == 0
+    running.refresh()
+    assert len(running) == len(made) and running.buckets() == importer.buckets()
+    running.close()
+    importer.close()
