@@ -239,6 +239,7 @@ class FakeGemini:
     bad_keys: set[str] = field(default_factory=lambda: {"bad-key"})
     port: int = 0
     seen: list[Seen] = field(default_factory=list)
+    billed_out: int = 0  # output tokens of the valid answers, thinking included (as Google bills them)
     url: str = ""
 
     def _model(self, request: web.Request) -> str:
@@ -295,7 +296,10 @@ class FakeGemini:
         if mode == "empty":  # a candidate with no content
             return web.json_response({"candidates": [{"finishReason": "STOP", "index": 0}],
                                       "usageMetadata": {"promptTokenCount": len(raw) // 4}, "modelVersion": model})
-        return _reply(json.dumps(_items(mode, facts), ensure_ascii=False), len(raw), model)
+        reply = _reply(json.dumps(_items(mode, facts), ensure_ascii=False), len(raw), model)
+        usage = json.loads(reply.body)["usageMetadata"]  # type: ignore[arg-type]
+        self.billed_out += usage["candidatesTokenCount"] + usage["thoughtsTokenCount"]
+        return reply
 
     def app(self) -> web.Application:
         """The aiohttp application."""

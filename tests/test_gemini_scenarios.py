@@ -182,7 +182,7 @@ def test_3x_model_gets_thinking_level_and_costs_its_own_price(tmp_path: Path) ->
     config = out.generated[0].body["generationConfig"]
     assert "thinking_level" in config["thinkingConfig"] and "temperature" not in config
     s = out.stats
-    assert out.written_by("gemini") == 8
+    assert out.written_by("gemini") == 8 and s.tokens_out == out.fake.billed_out  # thinking tokens included
     assert s.est_cost_usd == pytest.approx((s.tokens_in * 0.25 + s.tokens_out * 1.50) / 1e6)
 
 
