@@ -200,3 +200,36 @@ def test_a_running_enricher_sees_templates_imported_by_another_process(tmp_path:
     assert len(running) == len(made) and running.buckets() == importer.buckets()
     running.close()
     importer.close()
+
+
+# Texts as a real model writes them (hand-written in Gemini's manner): names the parser does not read
+# ("search-ranking here") are replaced all the same, and reasons tied to a spot wish stay with that wish.
+REALISTIC = [
+    "Hey infra 👋 search-ranking here. We need 8x H100 for ~6 hours to fine-tune Llama 3.1 70B for ranker-v7. "
+    "High priority please, and on-demand only - we can't risk preemption mid-run. Thanks!",
+    "Hi! Could the search-ranking team get eight H100s for about 6h? It's a LoRA fine-tune of llama-3.1-70b "
+    "(project ranker-v7). Fairly important. No spot please.",
+    "Requesting 8 H100 GPUs for a 6 hour fine-tuning job on Llama 3.1 70B. Team: search-ranking. Priority: high. "
+    "Please charge CC-1234.",
+    "search-ranking needs 8xH100 for 6h — fine-tuning llama-3.1-70b, P1, on-demand only, us-east-1.",
+]
+
+
+def test_realistic_texts_template_and_keep_their_spot_wish(tmp_path: Path) -> None:
+    source = make_intent(0, team="search-ranking", project="ranker-v7", gpu_type="H100", gpu_count=8,
+                         est_duration_hours=6.0, priority="high", spot_ok=False, model_family="llama-3.1-70b",
+                         job_type="fine_tuning", channel="slack", cost_center="CC-1234", cloud_region="us-east-1",
+                         office="us-west")
+    made = [derive(source, text, "gemini-2.5-flash-lite", "2026-11-30") for text in REALISTIC]
+    assert all(isinstance(t, Template) for t in made), made
+    bank = Phrasebank(tmp_path)
+    bank.add(t for t in made if isinstance(t, Template))
+    spot_ok = make_intent(77, channel="slack", office="us-east", job_type="fine_tuning", spot_ok=True)
+    on_demand = spot_ok.model_copy(update={"spot_ok": False, "id": "job_on_demand"})
+    assert {t.spot for t in bank.fitting(spot_ok)} == {None}  # only the template that states no spot wish
+    assert len(bank.fitting(on_demand)) == len(made)
+    for intent in (spot_ok, on_demand):
+        item = bank.write(intent, seed=3)
+        assert item is not None and "~about" not in item.request.text and "~~" not in item.request.text
+        assert "search-ranking" not in item.request.text and "ranker-v7" not in item.request.text
+    bank.close()

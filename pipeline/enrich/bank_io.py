@@ -40,7 +40,7 @@ def stand_in(template: Template) -> Intent:
         "cost_center": "CC-4321", "project": "import-project", "author": "Import Check",
         "channel": template.channel, "cloud_region": "us-west-2", "job_type": template.job_type,
         "model_family": "llama-3.1-8b", "gpu_type": "A100-40GB", "gpu_count": 2, "est_duration_hours": 6.0,
-        "priority": "high", "spot_ok": True, "cost": _COST})
+        "priority": "high", "spot_ok": True if template.spot is None else template.spot, "cost": _COST})
 
 
 def _shape_problem(raw: object) -> str | None:
@@ -51,6 +51,8 @@ def _shape_problem(raw: object) -> str | None:
             return f"{name}: missing or not a {kind.__name__}"
     if not all(isinstance(s, str) for s in raw["stated"]):
         return "stated: not a list of field names"
+    if raw.get("spot") is not None and not isinstance(raw.get("spot"), bool):
+        return "spot: not true, false or null"
     unknown = sorted(set(re.findall(r"(?<!\{)\{(\w+)\}", raw["body"])) - set(SLOT_FIELDS))
     return f"body: unknown slot {{{unknown[0]}}}" if unknown else None
 
@@ -65,8 +67,8 @@ def parse_line(line: str) -> Template | str:
         return problem
     try:
         template = Template(raw["id"], raw["body"], raw["channel"], raw["language"], raw["job_type"],
-                            tuple(raw["stated"]), raw["model"], raw["written_on"])
-        if template_id(template.body, template.bucket) != template.id:
+                            tuple(raw["stated"]), raw["model"], raw["written_on"], raw.get("spot"))
+        if template_id(template.body, template.bucket, template.spot) != template.id:
             return "id does not match the template's content"
         problem = verify(template, stand_in(template))
     except (ValueError, KeyError, IndexError) as exc:  # an unknown channel or job class, a broken body

@@ -29,18 +29,21 @@ from pipeline.models import Intent, Request
 FILE_NAME = "phrasebank.db"
 _SCHEMA = """CREATE TABLE IF NOT EXISTS templates (
     id TEXT PRIMARY KEY, body TEXT NOT NULL, channel TEXT NOT NULL, language TEXT NOT NULL,
-    job_type TEXT NOT NULL, stated TEXT NOT NULL, model TEXT NOT NULL, written_on TEXT NOT NULL,
+    job_type TEXT NOT NULL, stated TEXT NOT NULL, model TEXT NOT NULL, written_on TEXT NOT NULL, spot INTEGER,
     added_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')))"""
-_COLUMNS = "id, body, channel, language, job_type, stated, model, written_on"
+_COLUMNS = "id, body, channel, language, job_type, stated, model, written_on, spot"
 
 
-def _row(t: Template) -> tuple[str, ...]:
-    return (t.id, t.body, t.channel, t.language, t.job_type, json.dumps(list(t.stated)), t.model, t.written_on)
+def _row(t: Template) -> tuple[object, ...]:
+    return (t.id, t.body, t.channel, t.language, t.job_type, json.dumps(list(t.stated)), t.model, t.written_on,
+            None if t.spot is None else int(t.spot))
 
 
-def _template(row: tuple[str, ...]) -> Template:
-    tid, body, channel, language, job_type, stated, model, written_on = row
-    return Template(tid, body, channel, language, job_type, tuple(json.loads(stated)), model, written_on)
+def _template(row: tuple[object, ...]) -> Template:
+    tid, body, channel, language, job_type, stated, model, written_on = (str(v) for v in row[:8])
+    spot = row[8]
+    return Template(tid, body, channel, language, job_type, tuple(json.loads(stated)), model, written_on,
+                    None if spot is None else bool(spot))
 
 
 def template_json(t: Template) -> str:
@@ -94,7 +97,7 @@ class Phrasebank:
             return 0
         try:
             with self._transaction():
-                self._db.executemany(f"INSERT OR IGNORE INTO templates ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                self._db.executemany(f"INSERT OR IGNORE INTO templates ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
                                      [_row(t) for t in fresh])
         except sqlite3.OperationalError as exc:
             raise PhrasebankUnavailable(f"{self.path}: {exc}") from None
@@ -105,8 +108,8 @@ class Phrasebank:
         return _Tx(self._db)
 
     def fitting(self, intent: Intent) -> list[Template]:
-        """The templates that fit the intent."""
-        return self._by_bucket.get(bucket_of(intent), [])
+        """The templates that fit the intent: its bucket, and its spot wish where the template states one."""
+        return [t for t in self._by_bucket.get(bucket_of(intent), []) if t.spot is None or t.spot == intent.spot_ok]
 
     def thinness(self, intent: Intent) -> int:
         """How many templates fit the intent (fewest first is where Gemini's quota goes)."""

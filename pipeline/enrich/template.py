@@ -61,6 +61,9 @@ class Template:
     stated: tuple[str, ...]
     model: str
     written_on: str
+    # The spot wish of the text it came from, when stated: the words around it may give reasons ("we can't
+    # risk preemption") that only fit the same wish, so it writes only intents with the same one.
+    spot: bool | None = None
 
     @property
     def bucket(self) -> tuple[str, str, str]:
@@ -73,9 +76,9 @@ def bucket_of(intent: Intent) -> tuple[str, str, str]:
     return intent.channel, language_of(intent.office), intent.job_type
 
 
-def template_id(body: str, bucket: tuple[str, str, str]) -> str:
+def template_id(body: str, bucket: tuple[str, str, str], spot: bool | None = None) -> str:
     """Content-derived: the same template derived twice (or imported twice) is stored once."""
-    return "t_" + hashlib.sha256("\x1f".join((*bucket, body)).encode()).hexdigest()[:16]
+    return "t_" + hashlib.sha256("\x1f".join((*bucket, body, str(spot))).encode()).hexdigest()[:16]
 
 
 def _expand_to_words(text: str, start: int, end: int) -> tuple[int, int]:
@@ -157,9 +160,13 @@ def derive(intent: Intent, text: str, model: str, written_on: str) -> Template |
     body = "".join(parts)
     if _refill(body, [originals[n] for n in range(len(slots))]) != text:
         return "no_round_trip"
-    stated = {f for _, _, kind in slots for f in SLOT_FIELDS[kind]} | ({"job_type"} if fields.job_type else set())
+    # What the parser reads: a name slotted where the parser does not see it ("search-ranking here") is
+    # replaced all the same (it must not leak into other intents' texts) but not counted as stated.
+    stated = {name for name, value in fields.model_dump().items() if value is not None}
     bucket = bucket_of(intent)
-    template = Template(template_id(body, bucket), body, *bucket, tuple(sorted(stated)), model, written_on)
+    spot = intent.spot_ok if "spot_ok" in stated else None
+    template = Template(template_id(body, bucket, spot), body, *bucket, tuple(sorted(stated)), model, written_on,
+                        spot)
     return problem if (problem := verify(template, intent)) else template
 
 
@@ -180,6 +187,8 @@ def _refill(body: str, values: list[str]) -> str:
     return "".join(out)
 
 
+_APPROX_BEFORE = re.compile(r"(?:~|\babout |\baround |\broughly |\bapprox\. ?)$", re.IGNORECASE)
+_APPROX_START = re.compile(r"^(?:~|about |around |roughly )")
 _SENTENCE_START = re.compile(r"(?:^|[.!?]\s+|\n\s*)$")
 
 
@@ -189,6 +198,8 @@ def fill(template: Template, intent: Intent, rng: random.Random) -> str:
     for match in re.finditer(r"\{\{|\}\}|\{(\w+)\}", template.body):
         if match[1]:
             phrase = _phrase(match[1], intent, rng)
+            if match[1] == "hours" and _APPROX_BEFORE.search(template.body[:match.start()]):
+                phrase = _APPROX_START.sub("", phrase)  # "~{hours}" with "about 6h" is not "~about 6h"
             if match[1] not in NAMES and _SENTENCE_START.search(template.body[:match.start()]):
                 phrase = phrase[:1].upper() + phrase[1:]
             values.append(phrase)
@@ -226,7 +237,7 @@ def reads_back(template: Template, intent: Intent, text: str) -> str | None:
     return None
 
 
-def _probes(intent: Intent) -> list[Intent]:
+def _probes(intent: Intent, keep_spot: bool | None = None) -> list[Intent]:
     out = []
     for k in (1, 2):
         def other(options: tuple[str, ...], current: str, k: int = k) -> str:
@@ -241,7 +252,7 @@ def _probes(intent: Intent) -> list[Intent]:
             if not math.isclose(hours, 40.0, rel_tol=0.3) else 0.75,
             "priority": {"low": "urgent", "urgent": "low", "high": "low", "normal": "urgent"}[intent.priority]
             if k == 1 else {"low": "high", "urgent": "high", "high": "urgent", "normal": "low"}[intent.priority],
-            "spot_ok": not intent.spot_ok,
+            "spot_ok": not intent.spot_ok if keep_spot is None else keep_spot,
         }))
     return out
 
@@ -250,11 +261,14 @@ def verify(template: Template, original: Intent) -> str | None:
     """Why the template is not safe to reuse, or None (see the module's docstring)."""
     skeleton = _SLOT.sub(" ", template.body)
     left = locate(skeleton)[0].model_dump()
-    extra = [n for n, v in left.items() if v is not None and not (n == "job_type" and v == original.job_type)]
+    # Names are not looked for here: blanking one leaves "the   team get", which reads as team "get";
+    # they are replaced wherever they occur and the probe fills below show any that is left.
+    extra = [n for n, v in left.items() if v is not None and n not in ("team", "project", "office")
+             and not (n == "job_type" and v == original.job_type)]
     if extra:
         return f"facts_outside_slots:{extra[0]}"
     names = [norm(getattr(original, n)) for n in NAMES]
-    for k, intent in enumerate([original, original, *_probes(original)]):
+    for k, intent in enumerate([original, original, *_probes(original, template.spot)]):
         text = fill(template, intent, random.Random(k))
         if (problem := reads_back(template, intent, text)) is not None:
             return f"fill_{k}:{problem}"
