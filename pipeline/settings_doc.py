@@ -22,6 +22,10 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "gemini_api_key": ("secret", "Google AI Studio key; when set (and ENRICHER is auto) request texts are "
                        "written by Gemini, otherwise by the offline writer. Never logged."),
     "gemini_model": ("model name", "Gemini model that writes the request texts."),
+    "gemini_model_fallback": ("", "When the API no longer serves GEMINI_MODEL (404): successor moves to its "
+                              "successor in data/gemini_models.toml, none exits 78."),
+    "phrasebank": ("", "on: Gemini texts become templates that write the intents Gemini's quota does not "
+                   "cover (see docs/gemini.md); off: those are written offline."),
     "gemini_base_url": ("URL", "Another Gemini REST endpoint (a proxy, or a fake in tests); unset: Google's."),
     "enricher": ("", "Who writes request texts: auto (Gemini if a key is set), gemini (a key is required), "
                  "offline."),
