@@ -21,6 +21,13 @@ Priority = Literal["low", "normal", "high", "urgent"]
 Channel = Literal["slack", "jira", "email", "cli"]
 Pricing = Literal["on_demand", "spot"]
 SCHEMA_VERSION: Literal[1] = 1
+# What happened to a job in the end; an attempt can also end "preempted" (spot capacity reclaimed).
+Outcome = Literal["completed", "failed", "cancelled", "preempted"]
+EndReason = Literal["finished", "error", "user_cancel", "time_limit", "spot_preempted"]
+AnomalyKind = Literal[
+    "runaway", "idle_notebook", "wrong_cost_center", "missing_tags", "spend_spike",
+    "duplicate_submission", "gpu_upgrade",
+]
 
 
 class _Frozen(BaseModel):
@@ -36,6 +43,14 @@ class Cost(_Frozen):
     gpu_hour_price: float = Field(description="Price of one GPU-hour as the job runs (spot or on-demand)")
     estimated_list_cost: float
     estimated_cost: float
+
+
+class Anomaly(_Frozen):
+    """A planted anomaly: what a FinOps detector should find, and the evidence it should see."""
+
+    kind: AnomalyKind
+    id: str = Field(description="anomaly_<hex>; every job of one spend spike shares the spike's id")
+    evidence: dict[str, str | float | int | None]
 
 
 class Intent(_Frozen):
@@ -62,6 +77,49 @@ class Intent(_Frozen):
     cost: Cost
     burst_id: str | None = None
     is_burst: bool = False
+    anomalies: tuple[Anomaly, ...] = Field(default=(), description="Planted anomalies of this job (answer key)")
+
+
+class Attempt(_Frozen):
+    """One run of a job on the capacity it got; a preempted spot attempt is followed by another."""
+
+    number: int = Field(ge=1)
+    queued_at: datetime = Field(description="When this attempt entered the queue (the request, or the preemption)")
+    started_at: datetime
+    ended_at: datetime
+    outcome: Outcome
+    gpu_type: str = Field(description="The GPU type the attempt actually ran on")
+    gpu_count: int = Field(ge=1)
+    cloud_region: str
+    pricing: Pricing
+    gpu_hour_list_price: float
+    gpu_hour_price: float
+    hours: float = Field(description="(ended_at - started_at) in hours")
+    gpu_hours: float = Field(description="gpu_count x hours")
+    list_cost: float = Field(description="gpu_hours x gpu_hour_list_price")
+    billed_cost: float = Field(description="gpu_hours x gpu_hour_price")
+
+
+class JobLife(_Frozen):
+    """What happened to a job: a pure function of (seed, intent, profile, prices)."""
+
+    job_id: str
+    requested_at: datetime
+    started_at: datetime = Field(description="Start of the first attempt")
+    ended_at: datetime = Field(description="End of the last attempt")
+    outcome: Outcome
+    end_reason: EndReason
+    requested_hours: float
+    actual_hours: float = Field(description="Sum of the attempts' hours")
+    queue_wait_seconds: float = Field(description="First attempt: started_at - requested_at")
+    gpu_hours: float
+    currency: Literal["USD"] = "USD"
+    list_cost: float
+    billed_cost: float
+    cost_center: str = Field(description="The cost centre the job was billed to")
+    tags: dict[str, str] = Field(description="Tags on the billed resource (some may be missing)")
+    attempts: tuple[Attempt, ...] = Field(min_length=1)
+    anomalies: tuple[Anomaly, ...] = ()
 
 
 class Request(_Frozen):
