@@ -31,7 +31,10 @@ def _instant(text: str) -> datetime:
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p = _cli.parser("export", "Write the FOCUS 1.2 CostAndUsage rows of a simulated span (charge hours "
-                    "from --from up to --to) to a file, straight from the workload model.")
+                    "from --from up to --to) to a file, straight from the workload model. The seed and "
+                    "SIM_START come from the flags, the environment or the state folder's stream (jobs "
+                    "requested before SIM_START do not exist), so the file equals the stream's cost.usage "
+                    "events of the same hours.")
     p.add_argument("--from", dest="start", type=_instant, required=True,
                    help="first simulated instant, ISO 8601 (UTC unless it names a zone); rounded down to the hour")
     p.add_argument("--to", dest="end", type=_instant, required=True,
@@ -81,10 +84,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         _cli.config_exit(f"PROFILE={cfg.profile}: {exc}")
     stream, _ = _running_stream(cfg.state_dir)
     seed = (cfg.seed if args.seed is not None else stream.seed if stream else cfg.seed) or 0
+    # A stream has no jobs requested before its SIM_START, so neither has its bill.
+    sim_start = stream.sim_start if stream else cfg.sim_start
     first, end = window_of(args.start), window_of(args.end)
+    origin = window_of(sim_start) if sim_start else None
     bar = _Bar() if sys.stderr.isatty() and not args.quiet else None
     started = time.monotonic()
-    rows = export(Bill(workload), Span(seed, first, end), args.format, args.out, progress=bar)
+    rows = export(Bill(workload), Span(seed, first, end, origin), args.format, args.out, progress=bar)
     if not args.quiet:
         sys.stderr.write(f"export: {rows:,} rows of {end - first} hours to {args.out} "
                          f"({args.format}, seed {seed}) in {time.monotonic() - started:.1f} s\n")

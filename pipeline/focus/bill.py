@@ -6,38 +6,37 @@ attempts still running. Memory holds the attempts in flight, never the span: the
 streams like the bill of one.
 
 Commitments: each region's spend commitment (data/prices.toml [commitments]) is drawn down every hour
-by that hour's on-demand usage in the region, at the plan's discount, in the order of job id and
-attempt; a row is covered whole or not at all. Covered rows are billed 0 (the hourly fee is billed on
-the commitment's purchase row) and cost their discounted price as EffectiveCost; what no usage drew on
-is an "Unused" row. So EffectiveCost differs from BilledCost as in a real bill with Savings Plans.
+by that hour's on-demand usage in the region, at the plan's discount, first come first served in the
+order jobs were requested; a job-hour is covered whole or not at all. So whether a job's hour is
+covered depends only on jobs requested before it: its billed cost is known when it is requested (the
+job.finished event carries it), and the same in every span that holds the hour. Covered rows are
+billed 0 (the hourly fee is billed on the commitment's purchase row) and cost their discounted price as
+EffectiveCost; what no usage drew on is an "Unused" row: EffectiveCost differs from BilledCost as in a
+real bill with Savings Plans.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
-from pipeline.focus.catalog import BillCatalog
-from pipeline.focus.rows import MONEY_SCALE, Period, RowBuilder, committed_money, gpu_nano_hours
+from pipeline.focus.catalog import BillCatalog, CommitmentPlan
+from pipeline.focus.rows import Period, RowBuilder, committed_money, gpu_nano_hours, money
 from pipeline.focus.spec import Row
 from pipeline.focus.usage import Piece, pieces_of
+from pipeline.models import Intent, JobLife
 from pipeline.workload import WINDOW_SECONDS, Workload
 
-JobSource = Callable[[int, int], list[Piece]]
-"""(seed, window) -> the pieces of every job requested in that window."""
+Jobs = list[tuple[Intent, JobLife]]
+JobSource = Callable[[int, int], Jobs]
+"""(seed, window) -> every job requested in that window with its life, in request order."""
 
-
-def intent_pieces(workload: Workload) -> JobSource:
-    def source(seed: int, window: int) -> list[Piece]:
-        return [p for intent in workload.window_intents(seed, window) for p in pieces_of(intent)]
-
-    return source
-
-
-def lookback_hours(workload: Workload) -> int:
-    """How long before its first charge hour a job can have been requested (hours, rounded up)."""
-    longest = max(c.duration_max_hours for c in workload.profile.classes.values())
-    return int(longest) + 2
+# How far before a span the bill looks for jobs still running in it. Only a planted runaway of a
+# multi-day request can live longer (the life model caps queue waits at 48 h and the longest request is
+# 14 days); such a job's hours more than this after its request are left out of the bill.
+LOOKBACK_HOURS = 21 * 24
+_PRICE_TO_MONEY_UNITS = 100_000_000_000  # 1e-4 USD -> 1e-15 USD (MONEY_SCALE)
 
 
 def _payer_offices(workload: Workload) -> dict[str, str]:
@@ -46,63 +45,149 @@ def _payer_offices(workload: Workload) -> dict[str, str]:
     for office in workload.profile.offices:
         heads = sum(t.headcount for t in office.teams)
         for region in office.cloud_regions.keys:
-            weight = office.cloud_regions.share(region)
-            score = (heads * weight, office.name)
+            score = (heads * office.cloud_regions.share(region), office.name)
             if region not in best or score > best[region]:
                 best[region] = score
     return {region: name for region, (_, name) in best.items()}
 
 
+@dataclass(frozen=True)
+class Charged:
+    """A piece with the charge hours its region's commitment covers."""
+
+    piece: Piece
+    covered: frozenset[int]
+
+
+class Ledger:
+    """What is left of each region's commitment in each hour, drawn first come first served."""
+
+    def __init__(self, plans: dict[str, CommitmentPlan]) -> None:
+        self.plans = plans
+        self.full = {region: round(plan.hourly_commitment * 10_000) * _PRICE_TO_MONEY_UNITS
+                     for region, plan in plans.items()}
+        self._left: dict[tuple[str, int], int] = {}
+
+    def admit(self, piece: Piece, from_hour: int) -> Charged:
+        """Draw the piece's on-demand hours (from `from_hour` on) from its region's commitment."""
+        plan = self.plans.get(piece.region)
+        if plan is None or piece.pricing != "on_demand":
+            return Charged(piece, frozenset())
+        covered = []
+        for hour in range(max(piece.start // WINDOW_SECONDS, from_hour), -(-piece.end // WINDOW_SECONDS)):
+            seconds = min(piece.end, (hour + 1) * WINDOW_SECONDS) - max(piece.start, hour * WINDOW_SECONDS)
+            draw = committed_money(piece.list_price, gpu_nano_hours(piece.gpu_count, seconds), plan)
+            key = (piece.region, hour)
+            left = self._left.get(key, self.full[piece.region])
+            if draw <= left:
+                self._left[key] = left - draw
+                covered.append(hour)
+        return Charged(piece, frozenset(covered))
+
+    def left(self, region: str, hour: int) -> int:
+        return self._left.get((region, hour), self.full[region])
+
+    def forget_before(self, hour: int) -> None:
+        for key in [k for k in self._left if k[1] < hour]:
+            del self._left[key]
+
+
+def billed_cost(charged: Charged) -> int:
+    """The piece's BilledCost summed over its charge hours (1e-15 USD): covered hours bill 0."""
+    piece, total = charged.piece, 0
+    for hour in range(piece.start // WINDOW_SECONDS, -(-piece.end // WINDOW_SECONDS)):
+        if hour not in charged.covered:
+            seconds = min(piece.end, (hour + 1) * WINDOW_SECONDS) - max(piece.start, hour * WINDOW_SECONDS)
+            total += money(piece.price, gpu_nano_hours(piece.gpu_count, seconds))
+    return total
+
+
 class Bill:
     """FOCUS rows of the workload's jobs, one charge hour at a time."""
 
-    def __init__(self, workload: Workload, source: JobSource | None = None, lookback: int | None = None) -> None:
+    def __init__(self, workload: Workload, source: JobSource | None = None,
+                 lookback: int = LOOKBACK_HOURS) -> None:
         self.workload = workload
         self.catalog = BillCatalog(workload.profile, workload.prices)
         self.rows = RowBuilder(self.catalog, _payer_offices(workload))
-        self._source = source or intent_pieces(workload)
-        self.lookback = lookback if lookback is not None else lookback_hours(workload)
+        self.source = source or workload.window_jobs
+        self.lookback = lookback
 
-    def hours(self, seed: int, first: int, end: int) -> Iterator[tuple[int, list[Row]]]:
-        """(hour, its rows) for every hour (window index) in [first, end), in order."""
-        pending: dict[int, list[Piece]] = defaultdict(list)
-        active: list[Piece] = []
-        generated = first - self.lookback
-        span_start = first * WINDOW_SECONDS
+    def meter(self, seed: int, first: int, origin: int | None = None) -> Meter:
+        """A meter whose first charge hour is `first`; no job is requested before window `origin`
+        (a stream's SIM_START) when given."""
+        return Meter(self, seed, first, origin)
+
+    def hours(self, seed: int, first: int, end: int, origin: int | None = None) -> Iterator[tuple[int, list[Row]]]:
+        """(hour, its rows) for every hour in [first, end), in order."""
+        meter = self.meter(seed, first, origin)
         for hour in range(first, end):
-            while generated <= hour:  # a job requested in hour h can start in h at the earliest
-                for piece in self._source(seed, generated):
-                    if piece.end <= max(piece.start, span_start):
-                        continue
-                    pending[max(piece.start // WINDOW_SECONDS, first)].append(piece)
-                generated += 1
-            arrived = pending.pop(hour, [])
-            if arrived:
-                active.extend(arrived)
-                active.sort(key=lambda p: p.key)
-            yield hour, self.hour_rows(hour, active)
-            cut = (hour + 1) * WINDOW_SECONDS
-            active = [p for p in active if p.end > cut]
+            yield hour, meter.rows(hour)
 
-    def hour_rows(self, hour: int, active: list[Piece]) -> list[Row]:
-        """The rows of one hour: commitment fees, then usage by job id and attempt, then unused commitments."""
+
+class Meter:
+    """Generates jobs in request order and produces the rows of consecutive charge hours from `first`."""
+
+    def __init__(self, bill: Bill, seed: int, first: int, origin: int | None = None) -> None:
+        self.bill, self.seed, self.first = bill, seed, first
+        self.ledger = Ledger(bill.catalog.commitments)
+        start = first - bill.lookback
+        self.fed = start if origin is None else min(max(start, origin), first)  # the next window to generate
+        self.billed: dict[str, int] = {}  # job id -> billed cost (1e-15 USD) of jobs requested from `first`
+        self._pending: dict[int, list[Charged]] = defaultdict(list)
+        self._active: list[Charged] = []
+        self._next_hour = first
+
+    def feed(self, window: int, jobs: Jobs | None = None) -> None:
+        """Admit the jobs requested in `window` and every window before it not yet fed (those from the
+        bill's source; `window`'s own may be given, e.g. from the scheduler's cache)."""
+        while self.fed <= window:
+            batch = jobs if jobs is not None and self.fed == window else self.bill.source(self.seed, self.fed)
+            self._admit(batch, record=self.fed >= self.first)
+            self.fed += 1
+
+    def _admit(self, jobs: Jobs, *, record: bool) -> None:
+        span_start = self.first * WINDOW_SECONDS
+        for intent, life in jobs:
+            total = 0
+            for piece in pieces_of(intent, life):
+                charged = self.ledger.admit(piece, self.first)
+                total += billed_cost(charged)
+                if piece.end > max(piece.start, span_start):
+                    self._pending[max(piece.start // WINDOW_SECONDS, self.first)].append(charged)
+            if record:
+                self.billed[intent.id] = total
+
+    def rows(self, hour: int) -> list[Row]:
+        """The rows of charge hour `hour` (the next one due): commitment fees, usage by job id and
+        attempt, then unused commitments."""
+        if hour != self._next_hour:
+            raise ValueError(f"hours are billed in order: expected {self._next_hour}, got {hour}")
+        self.feed(hour)  # a job requested in hour h can start in h at the earliest
+        arrived = self._pending.pop(hour, [])
+        if arrived:
+            self._active.extend(arrived)
+            self._active.sort(key=lambda c: c.piece.key)
+        rows = self._hour_rows(hour)
+        cut = (hour + 1) * WINDOW_SECONDS
+        self._active = [c for c in self._active if c.piece.end > cut]
+        self.ledger.forget_before(hour + 1)
+        self._next_hour += 1
+        return rows
+
+    def _hour_rows(self, hour: int) -> list[Row]:
         period = Period(hour)
         h0, h1 = hour * WINDOW_SECONDS, (hour + 1) * WINDOW_SECONDS
-        plans = self.catalog.commitments
-        left = {region: round(plan.hourly_commitment * 10_000) * 10 ** (MONEY_SCALE - 4)
-                for region, plan in plans.items()}
-        rows = [self.rows.purchase(period, plan, left[region]) for region, plan in plans.items()]
-        for piece in active:
+        plans, build = self.ledger.plans, self.bill.rows
+        rows = [build.purchase(period, plan, self.ledger.full[region]) for region, plan in plans.items()]
+        for charged in self._active:
+            piece = charged.piece
             seconds = min(piece.end, h1) - max(piece.start, h0)
-            if seconds <= 0:
-                continue
-            plan = plans.get(piece.region) if piece.pricing == "on_demand" else None
-            if plan is not None:
-                draw = committed_money(piece.list_price, gpu_nano_hours(piece.gpu_count, seconds), plan)
-                if draw <= left[piece.region]:
-                    left[piece.region] -= draw
-                else:
-                    plan = None
-            rows.append(self.rows.usage(period, piece, seconds, plan))
-        rows += [self.rows.unused(period, plan, left[region]) for region, plan in plans.items() if left[region] > 0]
+            if seconds > 0:
+                plan = plans[piece.region] if hour in charged.covered else None
+                rows.append(build.usage(period, piece, seconds, plan))
+        for region, plan in plans.items():
+            left = self.ledger.left(region, hour)
+            if left > 0:
+                rows.append(build.unused(period, plan, left))
         return rows

@@ -92,7 +92,10 @@ class BillCatalog:
             (gpu, region): Sku(_code("sku", gpu, region, letters=16), f"{gpu} GPU usage", spec.instance.split()[0])
             for gpu, spec in prices.gpus.items() for region in prices.regions
         }
-        self.commitments = {region: self._plan(region, c) for region, c in sorted(prices.commitments.items())}
+        # A profile's bill shows only the commitments of the regions its offices run in.
+        used = {region for office in profile.offices for region in office.cloud_regions.keys}
+        self.commitments = {region: self._plan(region, c) for region, c in sorted(prices.commitments.items())
+                            if region in used}
 
     def sub_account(self, cost_center: str) -> Account:
         """The sub-account of a cost centre; a centre the profile does not list still gets a stable one."""

@@ -17,11 +17,12 @@ Progress = Callable[[int, int, int], None]
 
 @dataclass(frozen=True)
 class Span:
-    """Charge hours [first, end) of the stream of `seed`."""
+    """Charge hours [first, end) of the stream of `seed`; no job is requested before window `origin`."""
 
     seed: int
     first: int
     end: int
+    origin: int | None = None
 
 
 def export(bill: Bill, span: Span, fmt: Format, out: Path, progress: Progress | None = None) -> int:
@@ -36,7 +37,7 @@ def export(bill: Bill, span: Span, fmt: Format, out: Path, progress: Progress | 
             else:
                 text = stack.enter_context(tmp.open("w", encoding="utf-8", newline=""))
                 writer = CsvWriter(text) if fmt == "csv" else JsonlWriter(text)
-            for hour, hour_rows in bill.hours(span.seed, span.first, span.end):
+            for hour, hour_rows in bill.hours(span.seed, span.first, span.end, span.origin):
                 writer.write(hour_rows)
                 rows += len(hour_rows)
                 if progress is not None:

@@ -64,6 +64,7 @@ class Period:
             month=month.month + 1)
         self.start, self.end = iso(start), iso(end)
         self.month_start, self.month_end = iso(month), iso(next_month)
+        self.month_code = month.strftime("%Y%m")  # one (provisional) invoice per billing account and month
 
 
 class RowBuilder:
@@ -80,7 +81,8 @@ class RowBuilder:
             BillingAccountId=account.id, BillingAccountName=account.name, BillingCurrency="USD",
             BillingPeriodStart=period.month_start, BillingPeriodEnd=period.month_end,
             ChargePeriodStart=period.start, ChargePeriodEnd=period.end,
-            InvoiceIssuerName=cat.PROVIDER, PricingCurrency="USD",
+            InvoiceId=f"INV-{account.id}-{period.month_code}", InvoiceIssuerName=cat.PROVIDER,
+            PricingCurrency="USD",
             ProviderName=cat.PROVIDER, PublisherName=cat.PROVIDER,
         )
         return row

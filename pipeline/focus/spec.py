@@ -65,6 +65,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("ContractedCost", _D, False),
     Column("ContractedUnitPrice", _D, True),
     Column("EffectiveCost", _D, False),
+    Column("InvoiceId", _S, True),
     Column("InvoiceIssuerName", _S, False),
     Column("ListCost", _D, False),
     Column("ListUnitPrice", _D, True),

@@ -1,7 +1,7 @@
 """What the bill is made of: each attempt of each job, as a span of GPU time at one price.
 
-`Piece` is the one shape the bill reads; `pieces_of` turns a job (its request, and its life once the
-life model gives one) into pieces. Money is kept in whole units of 1e-4 USD for prices, so every row's
+`Piece` is the one shape the bill reads; `pieces_of` turns a job (its request and its life) into
+pieces. Prices are kept in whole units of 1e-4 USD, so every row's
 costs are exact products (FOCUS checks ListCost = ListUnitPrice x PricingQuantity to 1e-9).
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 
-from pipeline.models import Intent
+from pipeline.models import Intent, JobLife
 
 PRICE_SCALE = 10_000  # prices in the catalog have at most 4 decimals
 
@@ -50,19 +49,17 @@ def tags_json(tags: dict[str, str]) -> str:
     return json.dumps(dict(sorted(tags.items())), separators=(",", ":"))
 
 
-def pieces_of(intent: Intent) -> list[Piece]:
-    """The request's job as one attempt that starts when asked and runs as long as requested.
-
-    Stands in for the job-life model until that lands: the bill reads only `Piece`s.
-    """
-    start = int(intent.occurred_at.timestamp())
-    seconds = max(1, round(timedelta(hours=intent.est_duration_hours).total_seconds()))
-    tags = {"team": intent.team, "project": intent.project, "cost_center": intent.cost_center,
-            "job_type": intent.job_type}
-    return [Piece(
-        job_id=intent.id, attempt=1, start=start, end=start + seconds, gpu_type=intent.gpu_type,
-        gpu_count=intent.gpu_count, region=intent.cloud_region, pricing=intent.cost.pricing,
-        list_price=scaled(intent.cost.gpu_hour_list_price), price=scaled(intent.cost.gpu_hour_price),
-        office=intent.office, team=intent.team, cost_center=intent.cost_center, tags=tags_json(tags),
-        job_type=intent.job_type,
-    )]
+def pieces_of(intent: Intent, life: JobLife) -> list[Piece]:
+    """One piece per attempt of the job's life, at the GPU type, region and price it ran on, billed to
+    the cost centre and with the tags its life has (planted anomalies included)."""
+    tags = tags_json(life.tags)
+    return [
+        Piece(
+            job_id=intent.id, attempt=a.number, start=int(a.started_at.timestamp()),
+            end=int(a.ended_at.timestamp()), gpu_type=a.gpu_type, gpu_count=a.gpu_count, region=a.cloud_region,
+            pricing=a.pricing, list_price=scaled(a.gpu_hour_list_price), price=scaled(a.gpu_hour_price),
+            office=intent.office, team=intent.team, cost_center=life.cost_center, tags=tags,
+            job_type=intent.job_type,
+        )
+        for a in life.attempts
+    ]

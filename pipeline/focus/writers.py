@@ -42,19 +42,25 @@ class CsvWriter:
         self._out.flush()
 
 
+_DECIMAL = tuple(c.type == "decimal" for c in COLUMNS)
+
+
+def row_object(row: Row) -> dict[str, str | int | float | None]:
+    """A row as a JSON object: columns in FOCUS order, decimals as numbers, null as null (JSONL and the
+    cost.usage events)."""
+    return {name: _number(value) if is_decimal and value is not None else value
+            for name, value, is_decimal in zip(COLUMN_NAMES, row, _DECIMAL, strict=True)}
+
+
 class JsonlWriter:
-    """One JSON object per line, columns in FOCUS order; null is JSON null, decimals are JSON numbers."""
+    """One JSON object per line (row_object)."""
 
     def __init__(self, out: IO[str]) -> None:
         self._out = out
-        self._decimal = [c.type == "decimal" for c in COLUMNS]
 
     def write(self, rows: Iterable[Row]) -> None:
         for row in rows:
-            obj: dict[str, Any] = {}
-            for name, value, is_decimal in zip(COLUMN_NAMES, row, self._decimal, strict=True):
-                obj[name] = _number(value) if is_decimal and value is not None else value
-            self._out.write(json.dumps(obj, separators=(",", ":")) + "\n")
+            self._out.write(json.dumps(row_object(row), separators=(",", ":")) + "\n")
 
     def close(self) -> None:
         self._out.flush()
