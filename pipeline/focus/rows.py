@@ -20,6 +20,13 @@ _QTY = 1_000_000_000  # 10**QTY_SCALE, spelt out so it stays an int for the type
 # price (1e-4) x quantity (1e-9) = 1e-13 USD; x 100 = 1e-15, which also leaves room for a whole-percent
 # discount to stay exact.
 _PRICE_TO_MONEY = 100
+_TEMPLATES_KEPT = 50_000
+_AT = {name: i for i, name in enumerate(COLUMN_NAMES)}
+_CHARGE_START, _CHARGE_END = _AT["ChargePeriodStart"], _AT["ChargePeriodEnd"]
+_BILLED, _EFFECTIVE, _PC_EFFECTIVE = _AT["BilledCost"], _AT["EffectiveCost"], _AT["PricingCurrencyEffectiveCost"]
+_LIST_COST, _CONTRACTED_COST = _AT["ListCost"], _AT["ContractedCost"]
+_CONSUMED, _PRICING_QTY = _AT["ConsumedQuantity"], _AT["PricingQuantity"]
+_COMMITMENT_QTY = _AT["CommitmentDiscountQuantity"]
 _PRICING_LABEL = {"on_demand": "On-Demand", "spot": "Spot", "committed": "Savings Plan"}
 
 
@@ -73,6 +80,7 @@ class RowBuilder:
     def __init__(self, catalog: BillCatalog, payer_office: dict[str, str]) -> None:
         self.catalog = catalog
         self._payer_office = payer_office  # region -> the office whose billing account holds its commitment
+        self._templates: dict[tuple[Piece, CommitmentPlan | None, str], list[str | None]] = {}
 
     def _base(self, period: Period, office: str) -> dict[str, str | None]:
         account = self.catalog.billing_accounts[office]
@@ -89,27 +97,41 @@ class RowBuilder:
 
     def usage(self, period: Period, piece: Piece, seconds: int, plan: CommitmentPlan | None) -> Row:
         """The row of `piece` for `seconds` of this hour; `plan` when a commitment covers it."""
+        key = (piece, plan, period.month_code)
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) > _TEMPLATES_KEPT:  # pieces end; their templates need not stay
+                self._templates.clear()
+            template = self._templates[key] = self._usage_template(period, piece, plan)
         qn = gpu_nano_hours(piece.gpu_count, seconds)
-        list_cost = money(piece.list_price, qn)
-        billed = 0 if plan else money(piece.price, qn)
-        effective = committed_money(piece.list_price, qn, plan) if plan else billed
+        list_cost = decimal(money(piece.list_price, qn), MONEY_SCALE)
+        effective = decimal(committed_money(piece.list_price, qn, plan) if plan else money(piece.price, qn),
+                            MONEY_SCALE)
+        quantity = decimal(qn, QTY_SCALE)
+        row = list(template)
+        row[_CHARGE_START], row[_CHARGE_END] = period.start, period.end
+        row[_BILLED] = "0" if plan else effective
+        row[_EFFECTIVE] = row[_PC_EFFECTIVE] = effective
+        row[_LIST_COST] = row[_CONTRACTED_COST] = list_cost
+        row[_CONSUMED] = row[_PRICING_QTY] = quantity
+        if plan:
+            row[_COMMITMENT_QTY] = effective
+        return tuple(row)
+
+    def _usage_template(self, period: Period, piece: Piece, plan: CommitmentPlan | None) -> list[str | None]:
+        """Every value of a piece's rows that does not change from hour to hour within a month."""
         pricing = "committed" if plan else piece.pricing
         sku = self.catalog.skus[(piece.gpu_type, piece.region)]
         sub = self.catalog.sub_account(piece.cost_center)
+        price = decimal(piece.list_price, 4)
         row = self._base(period, piece.office)
         row.update(
-            BilledCost=decimal(billed, MONEY_SCALE), EffectiveCost=decimal(effective, MONEY_SCALE),
-            ListCost=decimal(list_cost, MONEY_SCALE), ContractedCost=decimal(list_cost, MONEY_SCALE),
-            ListUnitPrice=decimal(piece.list_price, 4), ContractedUnitPrice=decimal(piece.list_price, 4),
-            PricingCurrencyListUnitPrice=decimal(piece.list_price, 4),
-            PricingCurrencyContractedUnitPrice=decimal(piece.list_price, 4),
-            PricingCurrencyEffectiveCost=decimal(effective, MONEY_SCALE),
+            ListUnitPrice=price, ContractedUnitPrice=price, PricingCurrencyListUnitPrice=price,
+            PricingCurrencyContractedUnitPrice=price,
             ChargeCategory="Usage", ChargeFrequency="Usage-Based",
             ChargeDescription=(f"{piece.gpu_count} x {piece.gpu_type} GPU ({sku.instance}) in {piece.region}, "
                                f"{_PRICING_LABEL[pricing]}"),
-            ConsumedQuantity=decimal(qn, QTY_SCALE), ConsumedUnit=cat.GPU_UNIT,
-            PricingQuantity=decimal(qn, QTY_SCALE), PricingUnit=cat.GPU_UNIT,
-            PricingCategory=cat.PRICING_CATEGORY[pricing],
+            ConsumedUnit=cat.GPU_UNIT, PricingUnit=cat.GPU_UNIT, PricingCategory=cat.PRICING_CATEGORY[pricing],
             RegionId=piece.region, RegionName=self.catalog.region_name(piece.region),
             ResourceId=f"arn:aws:ec2:{piece.region}:{sub.id}:instance/{piece.job_id}",
             ResourceName=piece.job_id, ResourceType=cat.RESOURCE_TYPE,
@@ -122,9 +144,8 @@ class RowBuilder:
             x_GpuCount=str(piece.gpu_count), x_Team=piece.team, x_Office=piece.office,
         )
         if plan:
-            row.update(self._commitment(plan), CommitmentDiscountStatus="Used",
-                       CommitmentDiscountQuantity=decimal(effective, MONEY_SCALE))
-        return tuple(row.values())
+            row.update(self._commitment(plan), CommitmentDiscountStatus="Used")
+        return list(row.values())
 
     def _commitment(self, plan: CommitmentPlan) -> dict[str, str | None]:
         return {"CommitmentDiscountCategory": "Spend", "CommitmentDiscountId": plan.id,

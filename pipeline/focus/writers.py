@@ -10,9 +10,8 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Literal, Protocol
 
 from pipeline.focus.spec import COLUMN_NAMES, COLUMNS, Row
 
@@ -70,20 +69,17 @@ def _number(text: str) -> int | float:
     return int(text) if text.isdigit() else float(text)
 
 
-def _timestamp(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
 class ParquetWriter:
     """Typed Parquet through pyarrow: float64 decimals, timestamp[us, UTC] date/times, strings."""
 
     def __init__(self, path: Path) -> None:
         import pyarrow as pa
+        import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
         types = {"string": pa.string(), "json": pa.string(), "decimal": pa.float64(),
                  "datetime": pa.timestamp("us", tz="UTC")}
-        self._pa = pa
+        self._pa, self._pc = pa, pc
         self.schema = pa.schema([pa.field(c.name, types[c.type], nullable=True) for c in COLUMNS])
         self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
         self._buffer: list[Row] = []
@@ -96,18 +92,17 @@ class ParquetWriter:
     def _flush(self) -> None:
         if not self._buffer:
             return
+        pa, pc = self._pa, self._pc
         columns = list(zip(*self._buffer, strict=True))
         arrays = []
         for col, values in zip(COLUMNS, columns, strict=True):
+            text = pa.array(values, type=pa.string())  # Arrow parses the text columns in C, not per value
             if col.type == "decimal":
-                data: list[Any] = [None if v is None else float(v) for v in values]
-            elif col.type == "datetime":  # a handful of distinct hours per group: parse each once
-                seen = {v: _timestamp(v) for v in set(values) if v is not None}
-                data = [None if v is None else seen[v] for v in values]
-            else:
-                data = list(values)
-            arrays.append(self._pa.array(data, type=self.schema.field(col.name).type))
-        self._writer.write_table(self._pa.Table.from_arrays(arrays, schema=self.schema))
+                text = text.cast(pa.float64())
+            elif col.type == "datetime":
+                text = pc.strptime(text, format="%Y-%m-%dT%H:%M:%SZ", unit="us").cast(self.schema.field(col.name).type)
+            arrays.append(text)
+        self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
         self._buffer.clear()
 
     def close(self) -> None:
