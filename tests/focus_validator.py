@@ -73,7 +73,7 @@ class Report:
 
 def validate(exe: Path, data: Path, criteria: tuple[str, ...] = APPLICABILITY_CRITERIA) -> Report:
     """Validate `data` (CSV or Parquet) against FOCUS 1.2's CostAndUsage dataset, offline."""
-    out = data.with_suffix(".validator.xml")
+    out = data.with_name(data.name + ".validator.xml")  # one per file: CSV and Parquet may run at once
     site = next((VENV / "lib").glob("python3.12/site-packages"))
     # The validator opens its currency table by a path relative to the working directory.
     done = subprocess.run(
@@ -81,7 +81,7 @@ def validate(exe: Path, data: Path, criteria: tuple[str, ...] = APPLICABILITY_CR
          "--focus-dataset", "CostAndUsage", "--applicability-criteria", ",".join(criteria),
          "--output-type", "unittest", "--output-destination", str(out), "--show-violations"],
         capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False, cwd=site,
-        env={**os.environ, "APP_LOG": str(data.with_suffix(".validator.log"))},
+        env={**os.environ, "APP_LOG": str(data.with_name(data.name + ".validator.log"))},
     )
     log = done.stdout[-20000:] + done.stderr[-20000:]
     if done.returncode != 0 or not out.exists():

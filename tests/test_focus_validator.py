@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -70,10 +71,19 @@ def test_the_tolerated_rules_really_contradict_themselves(validator: Path) -> No
     assert must_status["Requirement"]["CheckFunction"] == "CheckNotValue"  # type: ignore[index]
 
 
+@pytest.fixture(scope="module")
+def reports(validator: Path, week: Week) -> dict[str, fv.Report]:
+    """Both files validated at once (two validator processes): the runs take minutes each."""
+    files = {fmt: week.export(FIRST, FIRST + WEEK, fmt, f"week.{fmt}") for fmt in ("csv", "parquet")}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {fmt: pool.submit(fv.validate, validator, path, APPLICABILITY_CRITERIA)
+                   for fmt, path in files.items()}
+        return {fmt: future.result() for fmt, future in futures.items()}
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_a_week_of_the_default_profile_passes_focus_validator(validator: Path, week: Week, fmt: str) -> None:
-    data = week.export(FIRST, FIRST + WEEK, fmt, f"week.{fmt}")
-    report = fv.validate(validator, data, APPLICABILITY_CRITERIA)
+def test_a_week_of_the_default_profile_passes_focus_validator(reports: dict[str, fv.Report], fmt: str) -> None:
+    report = reports[fmt]
     unexpected = {rule: msg for rule, msg in report.failed.items() if rule not in DEFECTS}
     assert not unexpected, f"{len(unexpected)} rules failed:\n" + "\n".join(
         f"{rule}: {msg}" for rule, msg in sorted(unexpected.items())) + "\n" + report.log[-4000:]

@@ -158,9 +158,9 @@ class Meter:
             if record:
                 self.billed[intent.id] = total
 
-    def rows(self, hour: int) -> list[Row]:
+    def rows(self, hour: int, *, build: bool = True) -> list[Row]:
         """The rows of charge hour `hour` (the next one due): commitment fees, usage by job id and
-        attempt, then unused commitments."""
+        attempt, then unused commitments. `build=False` moves past the hour without making its rows."""
         if hour != self._next_hour:
             raise ValueError(f"hours are billed in order: expected {self._next_hour}, got {hour}")
         self.feed(hour)  # a job requested in hour h can start in h at the earliest
@@ -168,7 +168,7 @@ class Meter:
         if arrived:
             self._active.extend(arrived)
             self._active.sort(key=lambda c: c.piece.key)
-        rows = self._hour_rows(hour)
+        rows = self._hour_rows(hour) if build else []
         cut = (hour + 1) * WINDOW_SECONDS
         self._active = [c for c in self._active if c.piece.end > cut]
         self.ledger.forget_before(hour + 1)

@@ -30,8 +30,10 @@ def usage_id(seed: int, hour: int) -> str:
 class LiveBill:
     """Feeds the meter the scheduler's windows; hands out billed costs and due cost.usage bodies."""
 
-    def __init__(self, workload: Workload, seed: int, sim_start: datetime, now: datetime) -> None:
+    def __init__(self, workload: Workload, seed: int, sim_start: datetime, now: datetime, *,
+                 events: bool = True) -> None:
         self.seed = seed
+        self.events = events  # False: keep the ledger (billed costs) but make no cost.usage events
         self.next_hour = window_of(now)  # the first charge hour whose end the clock has not passed
         self._meter = Bill(workload).meter(seed, self.next_hour, origin=window_of(sim_start))
 
@@ -58,7 +60,10 @@ class LiveBill:
         out = []
         while (self.next_hour + 1) * WINDOW_SECONDS <= end.timestamp():
             hour = self.next_hour
-            rows = self._meter.rows(hour)
+            rows = self._meter.rows(hour, build=self.events)
+            self.next_hour += 1
+            if not self.events:
+                continue
             start, stop = datetime.fromtimestamp(hour * WINDOW_SECONDS, UTC), window_start(hour + 1)
             body = CostUsage(
                 id=usage_id(self.seed, hour), occurred_at=stop, emitted_at=emitted_at, charge_period_start=start,
@@ -66,5 +71,4 @@ class LiveBill:
                 generator=EventGenerator(seed=self.seed, version=__version__),
             )
             out.append((order_key(stop, "cost.usage", body.id), body.model_dump_json().encode()))
-            self.next_hour += 1
         return out

@@ -58,6 +58,7 @@ class Scheduler:
         tick_interval: float,
         backfill: timedelta | None = None,
         catch_up: bool = False,
+        cost_events: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -80,7 +81,8 @@ class Scheduler:
         self._unsaved: Checkpoint | None = None  # the clock after quiet ticks that committed nothing
         self._windows: dict[int, list[tuple[Intent, JobLife]]] = {}
         # The bill (cost.usage events, and each job's billed cost for job.finished) from the clock on.
-        self._bill = LiveBill(workload, stream.seed, stream.sim_start, self.sim_now)
+        self._cost_events = cost_events  # False when WEBHOOK_EVENT_TYPES leaves cost.usage out: none are made
+        self._bill = LiveBill(workload, stream.seed, stream.sim_start, self.sim_now, events=cost_events)
         pending.ensure(store)
         self._next_due = pending.next_due(store)  # earliest lifecycle event waiting for its time
 
@@ -102,7 +104,8 @@ class Scheduler:
             return self._write(end, quiet_ok=quiet_ok)
         except BaseException:
             # The bill moved on with this commit; a failed commit is re-lived from the saved clock.
-            self._bill = LiveBill(self.workload, self.stream.seed, self.stream.sim_start, self.sim_now)
+            self._bill = LiveBill(self.workload, self.stream.seed, self.stream.sim_start, self.sim_now,
+                                  events=self._cost_events)
             raise
 
     def _write(self, end: datetime, *, quiet_ok: bool) -> int:
