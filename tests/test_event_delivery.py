@@ -125,3 +125,18 @@ def test_committed_event_schemas_match_the_models(kind: str) -> None:
     doc = json.loads(schema.read_text())
     assert {"type", "id", "job_id", "occurred_at", "emitted_at"} <= set(doc["required"]) | {"type"}
     assert doc["properties"]["type"]["const"] == kind
+
+
+def test_the_receivers_readable_line_tells_what_happened_to_the_job() -> None:
+    from pipeline import ROOT
+    from pipeline.events import lifecycle_events
+    from pipeline.receiver import readable_line
+    from pipeline.workload import Workload
+
+    workload = Workload.load(ROOT / "data/profiles/default.toml")
+    intent, life = workload.window_jobs(1, 493_000)[0]
+    started, finished = (json.loads(e.body.model_dump_json())
+                         for e in lifecycle_events(intent, life, 1, datetime(2026, 3, 2, tzinfo=UTC)))
+    assert f"started {intent.id} on " in readable_line(started)
+    line = readable_line(finished)
+    assert f"finished {intent.id} {life.outcome} after" in line and f"{life.billed_cost:,.2f}  finished" in line
