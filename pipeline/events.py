@@ -42,7 +42,7 @@ class Timed:
 
 def stamp(moment: datetime) -> str:
     """A fixed-width UTC text of an instant that sorts like the instant (microseconds kept)."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
 def order_key(moment: datetime, event_type: str, event_id: str) -> str:

@@ -195,46 +195,49 @@ class EventTruth(_Frozen):
     anomalies: tuple[Anomaly, ...] = ()
 
 
-class JobStarted(_Frozen):
-    """The body of a `job.started` event: the job's first attempt began to run."""
+class _JobEvent(_Frozen):
+    """What every lifecycle event of a job carries."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
-    type: Literal["job.started"] = "job.started"
-    id: str = Field(description="<job_id>.started")
+    type: EventType
+    id: str
     job_id: str
-    occurred_at: datetime = Field(description="Simulated time the job started (= started_at)")
+    occurred_at: datetime
     emitted_at: datetime
     requested_at: datetime
     started_at: datetime
-    queue_wait_seconds: float
     team: str
     project: str
     job_type: JobType
     cost_center: str = Field(description="The cost centre the job is billed to")
-    tags: dict[str, str]
+    tags: dict[str, str] = Field(description="Tags on the billed resource (a planted anomaly may drop some)")
+    truth: EventTruth
+    generator: EventGenerator
+
+
+class JobStarted(_JobEvent):
+    """The body of a `job.started` event: the job's first attempt began to run."""
+
+    type: Literal["job.started"] = "job.started"
+    id: str = Field(description="<job_id>.started")
+    occurred_at: datetime = Field(description="Simulated time the job started (= started_at)")
+    queue_wait_seconds: float
     cloud_region: str
     gpu_type: str = Field(description="The GPU type it actually runs on")
     gpu_count: int
     pricing: Pricing
     gpu_hour_list_price: float
     gpu_hour_price: float
-    truth: EventTruth
-    generator: EventGenerator
 
 
-class JobFinished(_Frozen):
+class JobFinished(_JobEvent):
     """The body of a `job.finished` event: how the job ended, what it used and what it cost."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
     type: Literal["job.finished"] = "job.finished"
     id: str = Field(description="<job_id>.finished")
-    job_id: str
     occurred_at: datetime = Field(description="Simulated time the job ended (= ended_at)")
-    emitted_at: datetime
     outcome: Outcome
     end_reason: EndReason
-    requested_at: datetime
-    started_at: datetime
     ended_at: datetime
     requested_hours: float
     actual_hours: float
@@ -242,15 +245,9 @@ class JobFinished(_Frozen):
     pricing: Pricing = Field(description="Pricing of the last attempt (every attempt has its own)")
     currency: Literal["USD"] = "USD"
     list_cost: float
-    billed_cost: float
-    team: str
-    project: str
-    job_type: JobType
-    cost_center: str = Field(description="The cost centre the job was billed to")
-    tags: dict[str, str]
+    billed_cost: float = Field(description="What the bill charges for the job: the sum of BilledCost over its "
+                               "FOCUS rows (cost.usage, bin/export); hours a commitment covers are billed 0")
     attempts: tuple[Attempt, ...]
-    truth: EventTruth
-    generator: EventGenerator
 
 
 class CostUsage(_Frozen):

@@ -96,7 +96,7 @@ class AnomalyParams(_Model):
     duplicate_delay_seconds: Range = (20.0, 600.0)
     gpu_upgrade: Rate = 0.002
     spend_spike_per_team_day: Rate = 0.01
-    spend_spike_factor: Range = (3.0, 6.0)
+    spend_spike_factor: Range = (8.0, 16.0)
 
 
 __all__ = ["AnomalyParams", "LifeParams"]
