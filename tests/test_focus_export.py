@@ -13,16 +13,16 @@ import pytest
 from pipeline.focus.check import check_header, check_row, check_rows
 from pipeline.focus.spec import BY_NAME, COLUMN_NAMES
 from tests.conftest import run
-from tests.focus_support import FIRST, ROOT, SEED, WEEK, Week, make_week
+from tests.focus_support import FIRST, ROOT, SEED, WEEK, Week
 
 STARTUP = ROOT / "data" / "profiles" / "startup.toml"
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 
-@pytest.fixture(scope="session")
-def week(tmp_path_factory: pytest.TempPathFactory) -> Week:
-    return make_week(tmp_path_factory.mktemp("focus"))
+@pytest.fixture
+def week(focus_week: Week) -> Week:
+    return focus_week
 
 
 def test_every_row_of_a_week_follows_the_spec(week: Week) -> None:

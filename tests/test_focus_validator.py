@@ -24,7 +24,7 @@ import pytest
 
 from pipeline.focus.spec import APPLICABILITY_CRITERIA
 from tests import focus_validator as fv
-from tests.focus_support import FIRST, WEEK, Week, make_week
+from tests.focus_support import FIRST, WEEK, Week
 
 pytest.importorskip("pyarrow")
 
@@ -48,8 +48,8 @@ def validator() -> Path:
 
 
 @pytest.fixture(scope="module")
-def week(tmp_path_factory: pytest.TempPathFactory) -> Week:
-    return make_week(tmp_path_factory.mktemp("focus-validator"))
+def week(focus_week: Week) -> Week:
+    return focus_week
 
 
 def _rules() -> dict[str, dict[str, object]]:
