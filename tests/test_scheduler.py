@@ -182,7 +182,8 @@ def test_quiet_ticks_commit_rarely_and_a_stop_saves_the_clock(tmp_path: Path) ->
 def test_a_long_stall_is_written_in_bounded_commits(tmp_path: Path) -> None:
     """An hour without a tick at 720x is caught up in backfill-sized commits, to the same stream."""
     clock = FakeClock()
-    live = scheduler(tmp_path / "live", clock, scale=720)
+    # 30 simulated days twice: without the hourly bill events, which test_focus_stream.py covers.
+    live = scheduler(tmp_path / "live", clock, scale=720, cost_events=False)
     clock.advance(3600)  # e.g. every commit failed for an hour on a full disk
     asyncio.run(live.step())
     assert live.sim_now == START + BACKFILL_CHUNK
@@ -192,6 +193,6 @@ def test_a_long_stall_is_written_in_bounded_commits(tmp_path: Path) -> None:
         commits += 1
     assert live.sim_now == START + timedelta(seconds=3600 * 720)
     assert commits == 3600 * 720 // BACKFILL_CHUNK.total_seconds()
-    batch = scheduler(tmp_path / "batch", FakeClock(), scale=720, backfill=live.sim_now - START)
+    batch = scheduler(tmp_path / "batch", FakeClock(), scale=720, backfill=live.sim_now - START, cost_events=False)
     asyncio.run(run_until_drained(batch))
     assert ids(tmp_path / "live") == ids(tmp_path / "batch")
