@@ -124,3 +124,7 @@ def test_bin_export_refuses_bad_spans(tmp_path: Path, env: dict[str, str]) -> No
                   env=env)
     assert garbled.returncode == 2 and "ISO 8601" in garbled.stderr
     assert not (tmp_path / "x.csv").exists()
+    unwritable = run("export", "--from", "2026-03-02T00:00Z", "--to", "2026-03-02T01:00Z", "--profile", str(STARTUP),
+                     "--out", "/proc/x.csv", "--quiet", env=env)
+    assert unwritable.returncode == 1 and unwritable.stderr.strip().splitlines() == [
+        "export: cannot write /proc/x.csv: No such file or directory"]

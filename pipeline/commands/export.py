@@ -90,7 +90,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     origin = window_of(sim_start) if sim_start else None
     bar = _Bar() if sys.stderr.isatty() and not args.quiet else None
     started = time.monotonic()
-    rows = export(Bill(workload), Span(seed, first, end, origin), args.format, args.out, progress=bar)
+    try:
+        rows = export(Bill(workload), Span(seed, first, end, origin), args.format, args.out, progress=bar)
+    except OSError as exc:  # a full disk or a folder we may not write: one line, nothing half-written left
+        sys.stderr.write(f"\nexport: cannot write {args.out}: {exc.strerror or exc}\n")
+        return 1
     if not args.quiet:
         sys.stderr.write(f"export: {rows:,} rows of {end - first} hours to {args.out} "
                          f"({args.format}, seed {seed}) in {time.monotonic() - started:.1f} s\n")
