@@ -113,10 +113,10 @@ class Bill:
         self.source = source or workload.window_jobs
         self.lookback = lookback
 
-    def meter(self, seed: int, first: int, origin: int | None = None) -> Meter:
+    def meter(self, seed: int, first: int, origin: int | None = None, *, record: bool = False) -> Meter:
         """A meter whose first charge hour is `first`; no job is requested before window `origin`
-        (a stream's SIM_START) when given."""
-        return Meter(self, seed, first, origin)
+        (a stream's SIM_START) when given; `record` keeps each new job's billed cost (for its events)."""
+        return Meter(self, seed, first, origin, record=record)
 
     def hours(self, seed: int, first: int, end: int, origin: int | None = None) -> Iterator[tuple[int, list[Row]]]:
         """(hour, its rows) for every hour in [first, end), in order."""
@@ -128,8 +128,8 @@ class Bill:
 class Meter:
     """Generates jobs in request order and produces the rows of consecutive charge hours from `first`."""
 
-    def __init__(self, bill: Bill, seed: int, first: int, origin: int | None = None) -> None:
-        self.bill, self.seed, self.first = bill, seed, first
+    def __init__(self, bill: Bill, seed: int, first: int, origin: int | None = None, *, record: bool = False) -> None:
+        self.bill, self.seed, self.first, self.record = bill, seed, first, record
         self.ledger = Ledger(bill.catalog.commitments)
         start = first - bill.lookback
         self.fed = start if origin is None else min(max(start, origin), first)  # the next window to generate
@@ -143,7 +143,7 @@ class Meter:
         bill's source; `window`'s own may be given, e.g. from the scheduler's cache)."""
         while self.fed <= window:
             batch = jobs if jobs is not None and self.fed == window else self.bill.source(self.seed, self.fed)
-            self._admit(batch, record=self.fed >= self.first)
+            self._admit(batch, record=self.record and self.fed >= self.first)
             self.fed += 1
 
     def _admit(self, jobs: Jobs, *, record: bool) -> None:

@@ -35,7 +35,7 @@ class LiveBill:
         self.seed = seed
         self.events = events  # False: keep the ledger (billed costs) but make no cost.usage events
         self.next_hour = window_of(now)  # the first charge hour whose end the clock has not passed
-        self._meter = Bill(workload).meter(seed, self.next_hour, origin=window_of(sim_start))
+        self._meter = Bill(workload).meter(seed, self.next_hour, origin=window_of(sim_start), record=True)
 
     def feed(self, window: int, jobs: Jobs) -> None:
         """The jobs of `window` as the scheduler generated them (windows in order; earlier ones are

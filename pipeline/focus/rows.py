@@ -20,7 +20,7 @@ _QTY = 1_000_000_000  # 10**QTY_SCALE, spelt out so it stays an int for the type
 # price (1e-4) x quantity (1e-9) = 1e-13 USD; x 100 = 1e-15, which also leaves room for a whole-percent
 # discount to stay exact.
 _PRICE_TO_MONEY = 100
-_TEMPLATES_KEPT = 50_000
+_TEMPLATES_KEPT = 8_192  # more than the attempts running in any hour; ~1 KB each
 _AT = {name: i for i, name in enumerate(COLUMN_NAMES)}
 _CHARGE_START, _CHARGE_END = _AT["ChargePeriodStart"], _AT["ChargePeriodEnd"]
 _BILLED, _EFFECTIVE, _PC_EFFECTIVE = _AT["BilledCost"], _AT["EffectiveCost"], _AT["PricingCurrencyEffectiveCost"]
