@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
 
 from pipeline import __version__
 from pipeline.events import order_key
@@ -46,10 +45,8 @@ class LiveBill:
     def billed_cost(self, job_id: str) -> float | None:
         """The job's billed cost in USD, rounded to the 4 decimals events carry (None if unknown)."""
         total = self._meter.billed.pop(job_id, None)
-        if total is None:
-            return None
-        # Decimal, not float round(): the exact sum of the rows, rounded half-even at the 4th decimal.
-        return float((Decimal(total) / _MONEY).quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN))
+        # Rounded as the life model rounds its costs: the nearest float to the exact sum, to 4 decimals.
+        return None if total is None else round(total / _MONEY, 4)
 
     def next_due(self) -> datetime:
         """When the next cost.usage event occurs: the end of the next charge hour."""
