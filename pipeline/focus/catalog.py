@@ -7,6 +7,7 @@ like AWS (data/prices.toml), so the names follow AWS's own FOCUS export.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -36,6 +37,13 @@ def _code(*parts: str, letters: int) -> str:
     return "".join(alphabet[(n >> (5 * i)) & 31] for i in range(letters))
 
 
+@functools.lru_cache(maxsize=1024)  # a few dozen SKU prices; rows ask for them all the time
+def _price_details(gpu_type: str, instance: str, pricing: str) -> str:
+    # Provider-defined properties only, so every key carries the x_ prefix the spec asks for.
+    return json.dumps({"x_GpuType": gpu_type, "x_InstanceType": instance, "x_Pricing": _TERMS[pricing]},
+                      separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Account:
     """A billing account (one per office) or sub-account (one per cost centre)."""
@@ -56,9 +64,7 @@ class Sku:
         return f"{self.id}.{_TERMS[pricing]}"
 
     def price_details(self, gpu_type: str, pricing: str) -> str:
-        # Provider-defined properties only, so every key carries the x_ prefix the spec asks for.
-        return json.dumps({"x_GpuType": gpu_type, "x_InstanceType": self.instance, "x_Pricing": _TERMS[pricing]},
-                          separators=(",", ":"))
+        return _price_details(gpu_type, self.instance, pricing)
 
 
 @dataclass(frozen=True)
