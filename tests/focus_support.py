@@ -43,10 +43,10 @@ class Week:
     def path(self, name: str) -> Path:
         return self.folder / name
 
-    def export(self, first: int, end: int, fmt: str, name: str) -> Path:
+    def export(self, first: int, end: int, fmt: str, name: str, origin: int | None = None) -> Path:
         out = self.path(name)
         if not out.exists():
-            export(self.bill, Span(SEED, first, end), fmt, out)  # type: ignore[arg-type]
+            export(self.bill, Span(SEED, first, end, origin), fmt, out)  # type: ignore[arg-type]
         return out
 
     def csv(self) -> Path:
