@@ -68,6 +68,8 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "delivery_connect_timeout": ("", "Longest wait for a connection to the endpoint."),
     "delivery_timeout": ("", "Longest wait for the endpoint's answer to one delivery."),
     "delivery_retry_after_max": ("", "Cap on an endpoint's Retry-After."),
+    "webhook_event_types": ("event types, comma-separated", "Which event types the deliverer sends (or all); "
+                            "the others are acknowledged unsent."),
     "dashboard_token": ("secret", "Token bin/dashboard asks for (open the page as /?token=...); it refuses to "
                         "listen on an address other than loopback without one. Never logged."),
 }
@@ -137,7 +139,7 @@ def _default(name: str, field: FieldInfo) -> str:
     if value is None:
         return "unset"
     if isinstance(value, tuple):
-        text = ",".join(_seconds(float(v)) for v in value)
+        text = ",".join(_seconds(float(v)) if _is_schedule(field) else str(v) for v in value)
     elif _is_duration(field):
         text = _seconds(float(value))
     elif isinstance(value, ByteSize):

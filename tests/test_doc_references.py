@@ -20,7 +20,7 @@ RUNTIME = {".env", ".venv", "data/state", "week.png"}
 # Top-level folders whose files a document may name.
 TOP = ("bin", "data", "docs", "pipeline", "tests", "systemd", ".ci")
 _TOPS = "|".join(re.escape(t) for t in TOP)
-PATH = re.compile(r"(?<![\w./~-])((?:\.\./)*(?:" + _TOPS + r")/[\w.\-/]*[\w/]"
+PATH = re.compile(r"(?<![\w./~>-])((?:\.\./)*(?:" + _TOPS + r")/[\w.\-/]*[\w/]"
                   r"|[\w.\-]+\.(?:md|toml|json|py|example))(?![\w-])")
 LINK = re.compile(r"\]\(([^)#\s]+)")
 FORBIDDEN = re.compile(r"\bDESIGN\b|research/[\w.-]+\.md|research notes|/work/shared")

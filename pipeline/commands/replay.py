@@ -27,7 +27,7 @@ from pipeline.errors import EX_USAGE
 from pipeline.queues import open_readonly
 from pipeline.stream import Stream, check_stream
 from pipeline.workers.enricher import build_payload
-from pipeline.workers.scheduler import BACKFILL_CHUNK, span_intents
+from pipeline.workers.scheduler import BACKFILL_CHUNK, span_jobs
 from pipeline.workload import Workload
 
 # A replay is run by a person, who waits for it: a few quick retries of a transient failure, then it counts
@@ -124,7 +124,7 @@ class Progress:
 
 
 def _bodies(workload: Workload, stream: Stream, start: datetime, end: datetime) -> list[bytes]:
-    intents = span_intents(workload, stream.seed, start, end)
+    intents = [intent for intent, _life in span_jobs(workload, stream.seed, start, end)]
     emitted_at = utc_now()
     return [build_payload(enrich_offline(intent), stream.seed, emitted_at) for intent in intents]
 

@@ -14,10 +14,13 @@ from pipeline.clock import load_checkpoint, rfc3339
 from pipeline.commands import _cli
 from pipeline.config import SCALE_PRESETS
 from pipeline.errors import EX_USAGE
+from pipeline.focus.bill import Bill
+from pipeline.focus.summary import billed_by_team_day, render_bill
 from pipeline.queues import open_readonly
 from pipeline.stream import Stream, read_stream
 from pipeline.workload import window_of
 from pipeline.workload.preview import Preview, build_preview, day_label, render_text
+from pipeline.workload.preview_usage import build_usage, render_usage
 from pipeline.workload.profile import headcount
 
 _INSTALL_HINT = "--png needs matplotlib: .venv/bin/pip install -e '.[preview]'"
@@ -46,6 +49,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--tz", type=_zone, default=UTC, metavar="ZONE",
                    help="time zone of the day rows and labels, e.g. Europe/Berlin (default: UTC)")
     p.add_argument("--png", type=Path, metavar="FILE", help="also write the chart as a PNG (needs matplotlib)")
+    p.add_argument("--bill", action="store_true", help="also show the bill per team and UTC day (FOCUS "
+                   "BilledCost, equal to bin/export's rows of the same days)")
     args = p.parse_args(argv)
     if not 1 <= args.days <= 366:
         p.error("--days must be between 1 and 366")
@@ -83,15 +88,23 @@ def run(argv: Sequence[str] | None = None) -> int:
     start = (cfg.sim_start if args.start else position or cfg.sim_start) or today
     seed = (cfg.seed if args.seed is not None else stream.seed if stream else cfg.seed) or 0
     preview = build_preview(workload, seed, window_of(start), args.days, args.tz)
-    per_day, first = workload.expected_per_day(), start.replace(minute=0, second=0, microsecond=0)
+    per_day, first_hour = workload.expected_per_day(), start.replace(minute=0, second=0, microsecond=0)
     sys.stdout.write(f"profile {profile.name} ({workload.profile.description}), {headcount(workload.profile)} "
-                     f"engineers, seed {seed}, {args.days} day(s) from {rfc3339(first)}; "
+                     f"engineers, seed {seed}, {args.days} day(s) from {rfc3339(first_hour)}; "
                      f"model mean {per_day:,.0f} jobs/day\n")
     paces = ", ".join(f"{name} ({value:g}) {_rate(_cli.jobs_per_real_minute(workload, value))}"
                       for name, value in SCALE_PRESETS.items())
     sys.stdout.write(f"jobs per real minute at SCALE_FACTOR={cfg.scale_factor:g}: "
                      f"{_rate(_cli.jobs_per_real_minute(workload, cfg.scale_factor))}; presets: {paces}\n\n")
     sys.stdout.write(render_text(preview))
+    sys.stdout.write(render_usage(build_usage(workload, seed, window_of(start), args.days)))
+    if args.bill:
+        # As bin/export: no job is requested before the stream's SIM_START (the setting, not --start).
+        sim_start = stream.sim_start if stream else _cli.settings(args).sim_start
+        origin = window_of(sim_start) if sim_start else None
+        first = window_of(start)
+        sys.stdout.write(render_bill(billed_by_team_day(Bill(workload), seed, first, first + 24 * args.days,
+                                                        origin)))
     if args.png is not None:
         write_png(preview, args.png, f"{profile.name}, seed {seed}: jobs per hour by office, {args.days} day(s) "
                   f"from {rfc3339(start)}")

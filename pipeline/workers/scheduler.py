@@ -14,9 +14,12 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from pipeline.clock import Checkpoint, advance, load_checkpoint, rfc3339, save_checkpoint
+from pipeline import pending
+from pipeline.clock import Checkpoint, advance, load_checkpoint, rfc3339, save_checkpoint, utc_now
 from pipeline.errors import QueueWriteError
-from pipeline.models import Intent
+from pipeline.events import EVENT_MODELS, event_type, lifecycle_events, order_key, stamp
+from pipeline.focus.live import LiveBill
+from pipeline.models import Intent, JobLife
 from pipeline.queues import Store
 from pipeline.stream import Stream
 from pipeline.workers.runner import Lifecycle
@@ -33,21 +36,31 @@ BACKFILL_CHUNK = timedelta(seconds=WINDOW_SECONDS * 6)
 QUIET_CHECKPOINT_EVERY = 10.0
 
 
-def span_intents(workload: Workload, seed: int, start: datetime, end: datetime,
-                 windows: dict[int, list[Intent]] | None = None) -> list[Intent]:
-    """Every intent with start < occurred_at <= end: exactly what the scheduler writes for that span of
-    simulated time, whatever the ticks. `windows` caches generated windows between calls.
+def span_jobs(workload: Workload, seed: int, start: datetime, end: datetime, *,
+              windows: dict[int, list[tuple[Intent, JobLife]]] | None = None,
+              on_new_window: Callable[[int, list[tuple[Intent, JobLife]]], None] | None = None,
+              ) -> list[tuple[Intent, JobLife]]:
+    """Every job (request and life) with start < occurred_at <= end: what the scheduler generates for that span
+    of simulated time, whatever the ticks. `windows` caches generated windows between calls;
+    `on_new_window` sees each window once as it is generated (the scheduler's live bill).
 
-    The one place that turns simulated time into the stream's items: bin/replay regenerates a span through
-    it, so whatever the scheduler writes, a replay of the span writes too.
+    The one place that turns simulated time into the stream's jobs: bin/replay regenerates a span through it.
     """
     windows = {} if windows is None else windows
-    found: list[Intent] = []
+    found: list[tuple[Intent, JobLife]] = []
     for window in range(window_of(start), window_of(end) + 1):
         if window not in windows:
-            windows[window] = workload.window_intents(seed, window)
-        found += [i for i in windows[window] if start < i.occurred_at <= end]
+            windows[window] = workload.window_jobs(seed, window)
+            if on_new_window is not None:
+                on_new_window(window, windows[window])
+        found += [job for job in windows[window] if start < job[0].occurred_at <= end]
     return found
+
+
+def _restamped(body: bytes, emitted_at: datetime) -> bytes:
+    """A stored lifecycle event with the real time it is emitted (it waited since its job's request)."""
+    model = EVENT_MODELS[event_type(body) or "job.finished"]
+    return model.model_validate_json(body).model_copy(update={"emitted_at": emitted_at}).model_dump_json().encode()
 
 
 class Scheduler:
@@ -66,6 +79,7 @@ class Scheduler:
         tick_interval: float,
         backfill: timedelta | None = None,
         catch_up: bool = False,
+        cost_events: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -86,31 +100,65 @@ class Scheduler:
         self._last_tick = monotonic()
         self._saved_at = self._last_tick  # when a checkpoint was last committed (monotonic)
         self._unsaved: Checkpoint | None = None  # the clock after quiet ticks that committed nothing
-        self._windows: dict[int, list[Intent]] = {}
+        self._windows: dict[int, list[tuple[Intent, JobLife]]] = {}
+        # The bill (cost.usage events, and each job's billed cost for job.finished) from the clock on.
+        self._cost_events = cost_events  # False when WEBHOOK_EVENT_TYPES leaves cost.usage out: none are made
+        self._bill = LiveBill(workload, stream.seed, stream.sim_start, self.sim_now, events=cost_events)
+        pending.ensure(store)
+        self._next_due = pending.next_due(store)  # earliest lifecycle event waiting for its time
 
-    def _intents_between(self, start: datetime, end: datetime) -> list[Intent]:
-        """Intents with start < occurred_at <= end, from the deterministic windows."""
-        found = span_intents(self.workload, self.stream.seed, start, end, self._windows)
+    def _jobs_between(self, start: datetime, end: datetime) -> list[tuple[Intent, JobLife]]:
+        """Jobs with start < occurred_at <= end, with their lives, from the deterministic windows."""
+        found = span_jobs(self.workload, self.stream.seed, start, end, windows=self._windows,
+                          on_new_window=self._bill.feed)
         # Keep only the window still being filled; earlier ones are done for good.
         for window in [w for w in self._windows if w < window_of(end)]:
             del self._windows[window]
         return found
 
     def _commit(self, end: datetime, *, quiet_ok: bool = False) -> int:
-        intents = self._intents_between(self.sim_now, end)
+        try:
+            return self._write(end, quiet_ok=quiet_ok)
+        except BaseException:
+            # The bill moved on with this commit; a failed commit is re-lived from the saved clock.
+            self._bill = LiveBill(self.workload, self.stream.seed, self.stream.sim_start, self.sim_now,
+                                  events=self._cost_events)
+            raise
+
+    def _write(self, end: datetime, *, quiet_ok: bool) -> int:
+        jobs = self._jobs_between(self.sim_now, end)
+        until = stamp(end)
         checkpoint = Checkpoint(end, self._wall(), self.scale_factor)
-        if not intents and quiet_ok and self._monotonic() - self._saved_at < QUIET_CHECKPOINT_EVERY:
+        due = (self._next_due is not None and self._next_due <= until) or self._bill.next_due() <= end
+        if not jobs and not due and quiet_ok and self._monotonic() - self._saved_at < QUIET_CHECKPOINT_EVERY:
             self.sim_now, self._unsaved = end, checkpoint
             return 0
+        emitted_at = utc_now()
+        now: list[tuple[str, bytes]] = []  # (stream order, body) written in this commit
+        later: list[tuple[str, str, bytes]] = []  # (stream order, time, body) for the pending table
+        for intent, life in jobs:
+            now.append((order_key(intent.occurred_at, "job.requested", intent.id), intent.model_dump_json().encode()))
+            billed = self._bill.billed_cost(intent.id)
+            for event in lifecycle_events(intent, life, self.stream.seed, emitted_at, billed):
+                body = event.body.model_dump_json().encode()
+                if event.at <= until:
+                    now.append((event.key, body))
+                else:
+                    later.append((event.key, event.at, body))
+        now += self._bill.due(end, emitted_at)
         with self.store.transaction() as tx:
-            tx.put("intents", (i.model_dump_json().encode() for i in intents))
+            now += [(key, _restamped(body, emitted_at)) for key, body in pending.pop_due(tx, until)]
+            pending.add(tx, later)
+            now.sort(key=lambda item: item[0])
+            tx.put("intents", (body for _, body in now))
             save_checkpoint(tx, checkpoint)
+        self._next_due = pending.next_due(self.store)
         self._saved_at, self._unsaved = self._monotonic(), None
         self.sim_now = end
-        self.emitted += len(intents)
-        if intents:
-            log.debug("scheduler.emitted", count=len(intents), sim_now=rfc3339(end))
-        return len(intents)
+        self.emitted += len(jobs)
+        if now:
+            log.debug("scheduler.emitted", count=len(jobs), events=len(now), sim_now=rfc3339(end))
+        return len(jobs)
 
     async def step(self) -> bool:
         """Fast-forward one chunk towards the target, or wait for the next live tick and write it."""
@@ -140,7 +188,8 @@ class Scheduler:
 
     def status(self) -> str:
         """Where the simulated clock stands."""
-        return f"sim {self.sim_now:%Y-%m-%d %H:%M} UTC, {self.emitted} intents this run"
+        return (f"sim {self.sim_now:%Y-%m-%d %H:%M} UTC, {self.emitted} intents this run, "
+                f"{pending.count(self.store)} lifecycle events waiting")
 
     async def close(self) -> None:
         """Save the clock if quiet ticks moved it without a commit, then close the store."""
