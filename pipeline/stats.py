@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from pipeline.clock import load_checkpoint
@@ -34,8 +33,10 @@ def collect(store: Store | None, scale_factor: float) -> dict[str, Any]:
     out = _defaults(scale_factor)
     if store is None:
         return out
-    out["queues"]["intents"].update(store.counts("intents"))
-    out["queues"]["payloads"].update(store.counts("payloads"))
+    for queue in ("intents", "payloads"):
+        counts = store.counts(queue)
+        out["queues"][queue].update(ready=counts.ready, unacked=counts.in_flight,
+                                    oldest_ready_age_s=counts.oldest_ready_age_s)
     out["queues"]["payloads"]["waiting_retry"] = retry_state.waiting_count(store)
     out["dead"] = dead.summary(store)
     stream = read_stream(store)
@@ -100,10 +101,7 @@ def _last_hour(d: dict[str, Any]) -> str:
 
 def oldest_payload_age(store: Store | None) -> float | None:
     """Seconds since the oldest payload still in the queue was stored, whether ready or waiting a retry."""
-    if store is None:
-        return None
-    (oldest,) = store.query("SELECT MIN(timestamp) FROM ack_queue_payloads")[0]
-    return None if oldest is None else max(0.0, time.time() - oldest)
+    return None if store is None else store.oldest_age("payloads")
 
 
 def health_problems(stats: dict[str, Any], oldest_payload_s: float | None, max_age: float) -> list[str]:

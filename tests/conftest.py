@@ -10,12 +10,14 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pipeline.queues import open_view
 from pipeline.receiver import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,8 +100,5 @@ def receiver(tmp_path: Path, env: dict[str, str]) -> Iterator[Receiver]:
 
 def intents_in(state_dir: Path) -> list[dict[str, Any]]:
     """Every intent still in a state folder's intents queue, in queue order."""
-    conn = sqlite3.connect(state_dir / "queues.db")
-    try:
-        return [json.loads(d) for (d,) in conn.execute("SELECT data FROM ack_queue_intents ORDER BY _id")]
-    finally:
-        conn.close()
+    with closing(open_view(state_dir)) as view:
+        return [json.loads(row.data) for row in view.rows("intents")]

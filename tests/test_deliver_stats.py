@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.delivery.metrics import Window
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from tests.delivery_support import command, put_payloads, queue_stats
 
 
 def test_check_fails_on_a_backlog_older_than_max_age_even_while_it_waits_for_a_retry(tmp_path: Path) -> None:
     """A payload held in flight (waiting for a retry) still counts as backlog for --check --max-age."""
     put_payloads(tmp_path, ["job_1"])
-    store = Store(tmp_path)
+    store = open_store(tmp_path)
     assert [row.data for row in store.take("payloads", 1)]  # now in flight, not "ready"
     store.close()
     old = command("queue_stats", tmp_path, "--check", "--max-age", "0")

@@ -16,7 +16,7 @@ from pipeline.delivery import dead, retry_state
 from pipeline.delivery.breaker import State
 from pipeline.delivery.outcomes import read_pause
 from pipeline.delivery.sender import Attempt
-from pipeline.queues import Store
+from pipeline.queues import Counts, open_store
 from pipeline.workers.deliverer import Deliverer, Tuning
 from tests.delivery_support import put_payloads
 
@@ -54,7 +54,7 @@ class ScriptedSender:
 
 def _deliverer(state: Path, sender: ScriptedSender, clock: FakeClock, *, schedule: tuple[float, ...] = (1.0, 2.0),
                max_age: float = 100.0) -> Deliverer:
-    store = Store(state, consumer_of=("payloads",))
+    store = open_store(state, consumer_of=("payloads",))
     return Deliverer(store, sender, Tuning(schedule, max_age, 3600.0, 4), rng=random.Random(1), clock=clock,
                      wall=lambda: datetime(2026, 3, 2, tzinfo=UTC))
 
@@ -79,7 +79,7 @@ def test_a_refused_payload_becomes_a_complete_dead_letter(tmp_path: Path) -> Non
     letter = letters[0].letter
     assert (letter.reason, letter.last_status, letter.attempts, letter.response_snippet) == ("rejected", 400, 3, "nope")
     assert letter.body.encode() in sender.bodies  # the exact bytes, kept for replay
-    assert d.store.counts("payloads") == {"ready": 0, "unacked": 0, "oldest_ready_age_s": None}
+    assert d.store.counts("payloads") == Counts(0, 0, None)
     assert d.drained()
     asyncio.run(d.close())
 

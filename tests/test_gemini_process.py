@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import ROOT
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from tests.gemini_harness import seed_intents, settings_for
 
 SENTINEL = "AIzaSENTINEL-do-not-leak-4f1c9e"
@@ -64,8 +64,8 @@ def test_sentinel_key_is_nowhere_in_output_or_state(tmp_path: Path) -> None:
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SENTINEL.encode() not in path.read_bytes(), path
-    store = Store(tmp_path)
-    assert store.counts("payloads")["ready"] == 24 and store.counts("intents")["ready"] == 0
+    store = open_store(tmp_path)
+    assert store.counts("payloads").ready == 24 and store.counts("intents").ready == 0
     stats = json.loads(store.get_meta("enricher_stats") or "{}")
     store.close()
     assert stats["fallbacks"] > 0 and stats["requests_today"] > 0
@@ -81,6 +81,6 @@ def test_sigterm_ends_a_request_in_flight_and_leaves_its_intents(tmp_path: Path)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, output.decode()
-    store = Store(tmp_path)
-    assert store.counts("payloads")["ready"] == 0 and store.counts("intents")["ready"] == 8
+    store = open_store(tmp_path)
+    assert store.counts("payloads").ready == 0 and store.counts("intents").ready == 8
     store.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline.clock import load_checkpoint
 from pipeline.config import load_settings
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from pipeline.stream import Stream
 from pipeline.workers.runner import Lifecycle
 from pipeline.workers.scheduler import BACKFILL_CHUNK, QUIET_CHECKPOINT_EVERY, Scheduler
@@ -39,7 +39,7 @@ class FakeClock:
 def scheduler(state: Path, clock: FakeClock, scale: float, **kwargs: object) -> Scheduler:
     """A scheduler on `state` driven by the fake clock."""
     workload = Workload.load(load_settings().profile)
-    return Scheduler(Store(state), workload, Stream(42, START, "default"), Lifecycle(Notifier(None)),
+    return Scheduler(open_store(state), workload, Stream(42, START, "default"), Lifecycle(Notifier(None)),
                      scale_factor=scale, tick_interval=1.0, monotonic=lambda: clock.mono,
                      wall=lambda: clock.wall, **kwargs)  # type: ignore[arg-type]
 
@@ -127,7 +127,7 @@ def test_live_run_with_kills_equals_a_backfill(env: dict[str, str], tmp_path: Pa
         time.sleep(random.uniform(0.8, 1.6))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    store = Store(state)
+    store = open_store(state)
     checkpoint = load_checkpoint(store)
     store.close()
     assert checkpoint is not None
@@ -135,7 +135,7 @@ def test_live_run_with_kills_equals_a_backfill(env: dict[str, str], tmp_path: Pa
     env["STATE_DIR"] = str(tmp_path / "backfill")
     assert run("scheduler", "--backfill", f"{span}", env=env).returncode == 0
     assert ids(state) == ids(tmp_path / "backfill")
-    meta = json.loads(Store(tmp_path / "backfill").get_meta("clock") or "{}")
+    meta = json.loads(open_store(tmp_path / "backfill").get_meta("clock") or "{}")
     assert meta["sim_now"] == checkpoint.sim_now.isoformat()
 
 
@@ -147,7 +147,7 @@ def test_quiet_ticks_commit_rarely_and_a_stop_saves_the_clock(tmp_path: Path) ->
     clock = FakeClock()
 
     def quiet_scheduler() -> Scheduler:
-        return Scheduler(Store(tmp_path), workload, Stream(42, start, "default"), Lifecycle(Notifier(None)),
+        return Scheduler(open_store(tmp_path), workload, Stream(42, start, "default"), Lifecycle(Notifier(None)),
                          scale_factor=1, tick_interval=1.0, monotonic=lambda: clock.mono, wall=lambda: clock.wall)
 
     quiet = quiet_scheduler()

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import statistics
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pipeline.bench.procs import BenchError, Child, module_argv
-from pipeline.queues import QUEUE_FILE
+from pipeline.queues import QUEUE_FILE, Queue, open_view
 from pipeline.receiver import free_port
 
 SEED = 42
@@ -116,18 +115,13 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.005)
         time.sleep(interval)
 
 
-def queue_rows(state_dir: Path, queue: str) -> int:
+def queue_rows(state_dir: Path, queue: Queue) -> int:
     """Rows (any status) in one of the project's queues; 0 before the file or table exists."""
     path = state_dir / QUEUE_FILE
     if not path.exists():
         return 0
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        return int(conn.execute(f"SELECT COUNT(*) FROM ack_queue_{queue}").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        conn.close()
+    with closing(open_view(state_dir)) as view:
+        return len(view.rows(queue))
 
 
 def log_events(stderr: str, event: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from pipeline import __version__, logs
 from pipeline.config import Settings, load_settings, parse_duration
 from pipeline.errors import EX_CONFIG, PipelineError, QueueWriteError
 from pipeline.locks import RoleLock
-from pipeline.queues import Queue, Store
+from pipeline.queues import Queue, Store, open_store
 from pipeline.stream import check_stream
 from pipeline.workers.runner import Lifecycle, Worker, WriteBackoff, run
 from pipeline.workers.sdnotify import Notifier
@@ -89,7 +89,7 @@ def start_worker(cfg: Settings, role: str, consumer_of: tuple[Queue, ...]) -> tu
     """Logs, the role lock, the store (resuming this role's own in-flight rows), the stream check."""
     logs.configure()
     lock = retry_writes(role, RoleLock(cfg.state_dir, role).acquire)
-    store = retry_writes(role, lambda: Store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of))
+    store = retry_writes(role, lambda: open_store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of))
     check_stream(store, cfg)
     return lock, store
 

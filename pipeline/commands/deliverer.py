@@ -7,7 +7,7 @@ import sys
 from pipeline.commands import _cli
 from pipeline.delivery.outcomes import lift_pause
 from pipeline.delivery.sender import HttpSender
-from pipeline.queues import open_readonly
+from pipeline.queues import open_existing
 from pipeline.workers.deliverer import Deliverer, Tuning
 from pipeline.workers.runner import Lifecycle
 
@@ -29,7 +29,7 @@ def main() -> int:
     args = p.parse_args()
     cfg = _cli.settings(args, webhook_url=args.webhook_url)
     if args.resume:
-        store = open_readonly(cfg.state_dir)
+        store = open_existing(cfg.state_dir)
         lifted = None
         if store is not None:
             try:

@@ -10,7 +10,7 @@ import time
 from pipeline.commands import _cli
 from pipeline.config import Settings
 from pipeline.delivery import dead
-from pipeline.queues import open_readonly
+from pipeline.queues import open_existing
 from pipeline.stats import collect, health_problems, oldest_payload_age, render_dead, render_table
 
 DEFAULT_MAX_AGE = 3600.0
@@ -42,7 +42,7 @@ def main() -> int:
 
 def _show(args: argparse.Namespace, cfg: Settings) -> int:
     """Print the stats once; 1 when --check finds the pipeline unhealthy."""
-    store = open_readonly(cfg.state_dir)
+    store = open_existing(cfg.state_dir)
     try:
         stats = collect(store, cfg.scale_factor)
         letters = dead.read_all(store) if args.dead and store is not None else []

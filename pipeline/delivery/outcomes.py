@@ -35,7 +35,6 @@ def write(tx: Tx, batch: Batch, clocks: Clocks, delivered_before: int) -> None:
     """Everything a batch changes, inside the caller's transaction."""
     if batch.acks:
         tx.ack("payloads", batch.acks)
-        retry_state.forget(tx, batch.acks)
         tx.set_meta(DELIVERED_KEY, str(delivered_before + len(batch.acks)))
     for record in batch.retries:
         retry_state.save(tx, record)
@@ -61,7 +60,7 @@ def read_pause(store: Store) -> dict[str, Any] | None:
 def lift_pause(store: Store) -> dict[str, Any] | None:
     """Clear the pause (what `bin/deliverer --resume` does); returns the pause that was lifted, if any."""
     with store.transaction() as tx:
-        raw = tx.execute("SELECT value FROM pipeline_meta WHERE key = ?", (PAUSE_KEY,)).fetchone()
+        raw = tx.get_meta(PAUSE_KEY)
         tx.set_meta(PAUSE_KEY, "null")
-    value = json.loads(raw[0]) if raw else None
+    value = json.loads(raw) if raw else None
     return value if isinstance(value, dict) else None

@@ -187,10 +187,8 @@ class Deliverer:
 
     def _pop_waiting(self) -> _Item | None:
         _, pqid, record = heapq.heappop(self._waiting)
-        body = retry_state.read_body(self.store, pqid)
-        if body is None:  # cannot happen while we are the only consumer; drop the stale record
-            with self.store.transaction() as tx:
-                retry_state.forget(tx, [pqid])
+        body = self.store.read("payloads", pqid)
+        if body is None:  # cannot happen while we are the only consumer (an ack drops the hold with the row)
             return None
         return _Item(pqid, record.payload_id, body, record)
 
@@ -372,12 +370,12 @@ class Deliverer:
     def drained(self) -> bool:
         """Nothing queued, in flight or waiting for a retry."""
         return (not self._tasks and not self._fresh and not self._waiting and self._unwritten is None
-                and self.store.counts("payloads")["ready"] == 0)
+                and self.store.counts("payloads").ready == 0)
 
     def status(self) -> str:
         """Backlog for systemd's status line."""
         state = "PAUSED (410)" if self._pause else f"breaker {self.breaker.state}"
-        return (f"{self.store.counts('payloads')['ready']} payloads queued, {len(self._waiting)} waiting retry, "
+        return (f"{self.store.counts('payloads').ready} payloads queued, {len(self._waiting)} waiting retry, "
                 f"{self.delivered_this_run} delivered this run, {state}")
 
     async def close(self) -> None:

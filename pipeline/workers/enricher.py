@@ -117,11 +117,11 @@ class EnricherWorker:
 
     def drained(self) -> bool:
         """Nothing waiting in the intents queue and nothing held back."""
-        return self._pending is None and self.store.counts("intents")["ready"] == 0
+        return self._pending is None and self.store.counts("intents").ready == 0
 
     def status(self) -> str:
         """Backlog for systemd's status line."""
-        return f"{self.store.counts('intents')['ready']} intents waiting, {self.enriched} enriched this run"
+        return f"{self.store.counts('intents').ready} intents waiting, {self.enriched} enriched this run"
 
     async def close(self) -> None:
         """Release the enricher's connections and the store."""
