@@ -11,9 +11,8 @@ from typing import Any
 
 from pipeline.config import Settings, load_settings
 from pipeline.enrich.gemini import GeminiEnricher
-from pipeline.enrich.stats import EnricherStats
+from pipeline.enrich.stats import ENRICHER_KEY, EnricherStats
 from pipeline.queues import open_store
-from pipeline.stats import ENRICHER_KEY
 from pipeline.stream import establish_stream
 from pipeline.workers.enricher import EnricherWorker
 from pipeline.workers.runner import Lifecycle, run

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pipeline.delivery import dead, retry_state
 from pipeline.delivery.breaker import State
-from pipeline.delivery.outcomes import read_pause
+from pipeline.delivery.pause import read_pause
 from pipeline.delivery.sender import Attempt
 from pipeline.queues import Counts, open_store
 from pipeline.workers.deliverer import Deliverer, Tuning

@@ -8,7 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from pipeline.queues import open_store
-from pipeline.stats import collect
+from pipeline.state_report import collect
 from tests.gemini_harness import Outcome, run_scenario
 
 COUNT = 16  # two batches of 8

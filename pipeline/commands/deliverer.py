@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from pipeline.commands import _cli
-from pipeline.delivery.outcomes import lift_pause
+from pipeline.delivery.pause import lift_pause
 from pipeline.delivery.sender import HttpSender
 from pipeline.queues import open_existing
 from pipeline.workers.deliverer import Deliverer, Tuning
@@ -36,7 +36,7 @@ def main() -> int:
                 lifted = lift_pause(store)
             finally:
                 store.close()
-        sys.stdout.write(f"delivery resumed (was paused since {lifted['since']})\n" if lifted
+        sys.stdout.write(f"delivery resumed (was paused since {lifted.since})\n" if lifted
                          else "delivery was not paused\n")
         return 0
     _lock, store = _cli.start_worker(cfg, "deliverer", consumer_of=("payloads",))

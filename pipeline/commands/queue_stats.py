@@ -11,7 +11,7 @@ from pipeline.commands import _cli
 from pipeline.config import Settings
 from pipeline.delivery import dead
 from pipeline.queues import open_existing
-from pipeline.stats import collect, health_problems, oldest_payload_age, render_dead, render_table
+from pipeline.state_report import collect, health_problems, oldest_payload_age, render_dead, render_table
 
 DEFAULT_MAX_AGE = 3600.0
 

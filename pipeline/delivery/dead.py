@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pipeline.models import DeadLetter
-from pipeline.queues import Store, Tx
+from pipeline.queues import Store, Tx, View
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +46,14 @@ def bury(tx: Tx, pqid: int, letter: DeadLetter) -> None:
     tx.hand_over("payloads", [pqid], "dead", [letter.model_dump_json().encode()])
 
 
-def read_all(store: Store) -> list[Letter]:
+def read_all(store: View) -> list[Letter]:
     """Every dead letter, oldest payload first (by first attempt: concurrency and jitter shuffle the
     order in which they died)."""
     letters = [Letter(row.pqid, DeadLetter.model_validate_json(row.data)) for row in store.rows("dead")]
     return sorted(letters, key=lambda item: (item.letter.first_attempt_at, item.pqid))
 
 
-def select(store: Store, selection: Selection, limit: int | None = None) -> list[Letter]:
+def select(store: View, selection: Selection, limit: int | None = None) -> list[Letter]:
     """The selected dead letters, oldest first, at most `limit`."""
     chosen = [item for item in read_all(store) if selection.matches(item.letter)]
     return chosen if limit is None else chosen[:limit]
@@ -76,7 +76,7 @@ def purge(store: Store, letters: list[Letter]) -> None:
         tx.ack("dead", [item.pqid for item in letters])
 
 
-def summary(store: Store) -> dict[str, object]:
+def summary(store: View) -> dict[str, object]:
     """Count, by reason and by last status (the `dead` key of queue-stats)."""
     rows = [_reason_and_status(row.data) for row in store.rows("dead")]
     return {"count": len(rows),

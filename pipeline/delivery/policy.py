@@ -82,11 +82,20 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+class Action(enum.Enum):
+    """What happens to a payload after an answer."""
+
+    DELIVER = "deliver"
+    PAUSE = "pause"  # the whole endpoint pauses; the payload waits untouched
+    RETRY = "retry"
+    DEAD = "dead"
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What to do with a payload after an answer: deliver, pause, retry after `delay`, or bury."""
+    """An action, with the wait before a retry or the reason of a dead letter."""
 
-    action: str  # "deliver" | "pause" | "retry" | "dead"
+    action: Action
     delay: float = 0.0
     reason: DeadReason | None = None
 
@@ -94,14 +103,14 @@ class Decision:
 def decide(kind: Kind, *, attempts: int, failing_age: float, schedule: Sequence[float], max_age: float,
            retry_after: float | None, unit: float) -> Decision:
     """The payload's fate after its `attempts`-th attempt, failing for `failing_age` answering seconds."""
-    immediate = {Kind.DELIVERED: Decision("deliver"), Kind.GONE: Decision("pause"),
-                 Kind.TOO_LARGE: Decision("dead", reason=DeadReason.TOO_LARGE)}
+    immediate = {Kind.DELIVERED: Decision(Action.DELIVER), Kind.GONE: Decision(Action.PAUSE),
+                 Kind.TOO_LARGE: Decision(Action.DEAD, reason=DeadReason.TOO_LARGE)}
     if kind in immediate:
         return immediate[kind]
     delay = retry_delay(attempts, schedule, unit)
     if kind is Kind.REJECTED:
         exhausted = attempts > len(schedule)
-        return Decision("dead", reason=DeadReason.REJECTED) if exhausted else Decision("retry", delay)
+        return Decision(Action.DEAD, reason=DeadReason.REJECTED) if exhausted else Decision(Action.RETRY, delay)
     if failing_age >= max_age:
-        return Decision("dead", reason=DeadReason.MAX_AGE)
-    return Decision("retry", max(delay, retry_after) if retry_after is not None else delay)
+        return Decision(Action.DEAD, reason=DeadReason.MAX_AGE)
+    return Decision(Action.RETRY, max(delay, retry_after) if retry_after is not None else delay)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 
-from pipeline.queues import Hold, Store, Tx
+from pipeline.queues import Hold, Store, Tx, View
 
 CLOCKS_KEY = "delivery_clocks"
 
@@ -79,6 +79,6 @@ def save(tx: Tx, record: RetryRecord) -> None:
     tx.hold("payloads", record.pqid, record.note())
 
 
-def waiting_count(store: Store) -> int:
+def waiting_count(store: View) -> int:
     """Payloads waiting for a retry."""
     return store.hold_count("payloads")

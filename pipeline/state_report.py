@@ -6,12 +6,12 @@ import json
 from typing import Any
 
 from pipeline.clock import load_checkpoint
-from pipeline.delivery import dead, outcomes, retry_state
-from pipeline.queues import Store
+from pipeline.delivery import dead, retry_state
+from pipeline.delivery.figures import DELIVERY_KEY
+from pipeline.delivery.pause import read_pause
+from pipeline.enrich.stats import ENRICHER_KEY
+from pipeline.queues import View
 from pipeline.stream import read_stream
-
-# Workers publish their own figures under these meta keys (merged over the defaults below).
-DELIVERY_KEY, ENRICHER_KEY = "delivery_stats", "enricher_stats"
 
 
 def _defaults(scale_factor: float) -> dict[str, Any]:
@@ -28,7 +28,7 @@ def _defaults(scale_factor: float) -> dict[str, Any]:
     }
 
 
-def collect(store: Store | None, scale_factor: float) -> dict[str, Any]:
+def collect(store: View | None, scale_factor: float) -> dict[str, Any]:
     """The stats of a state folder (`store` None: a folder no worker has written yet)."""
     out = _defaults(scale_factor)
     if store is None:
@@ -53,9 +53,9 @@ def collect(store: Store | None, scale_factor: float) -> dict[str, Any]:
         if text is not None:
             out[section].update(json.loads(text))
     # The pause record itself, not the deliverer's last snapshot: `--resume` may have lifted it since.
-    pause = outcomes.read_pause(store)
+    pause = read_pause(store)
     out["delivery"]["paused"] = pause is not None
-    out["delivery"]["paused_since"] = pause["since"] if pause else None
+    out["delivery"]["paused_since"] = pause.since if pause else None
     return out
 
 
@@ -99,7 +99,7 @@ def _last_hour(d: dict[str, Any]) -> str:
     return f"; last hour: {d['attempts_1h']} attempts, {d['success_rate_1h']:.1%} ok{latency}"
 
 
-def oldest_payload_age(store: Store | None) -> float | None:
+def oldest_payload_age(store: View | None) -> float | None:
     """Seconds since the oldest payload still in the queue was stored, whether ready or waiting a retry."""
     return None if store is None else store.oldest_age("payloads")
 
