@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -17,8 +16,13 @@ from typing import Any
 
 import pytest
 
+from harness.env import seal_this_process, sealed
 from pipeline.queues import open_view
 from pipeline.receiver import free_port
+
+# Before any test module reads a setting: the caller's shell and the checkout's .env (ENRICHER=offline,
+# ENRICH_FALLBACK=wait, WEBHOOK_URL...) must not change what a test does, in-process or in a child.
+seal_this_process()
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "bin"
@@ -33,7 +37,7 @@ def command(name: str, *args: str) -> list[str]:
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """A clean environment for the commands: own state folder, fixed seed and start, offline."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "WEBHOOK_", "DELIVERY_"))}
+    base = sealed()
     base.update({
         "STATE_DIR": str(tmp_path / "state"),
         "SEED": "42",
@@ -41,7 +45,6 @@ def env(tmp_path: Path) -> dict[str, str]:
         "ENRICHER": "offline",
         "PYTHONUNBUFFERED": "1",
     })
-    base.pop("NOTIFY_SOCKET", None)
     return base
 
 

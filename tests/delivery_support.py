@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -11,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.env import sealed
 from pipeline.queues import open_store
 from pipeline.receiver import free_port
 from tests import conftest
@@ -33,8 +33,7 @@ def put_payloads(state_dir: Path, ids: Sequence[str]) -> None:
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DELIVERY_", "WEBHOOK_", "STATE_DIR"))}
-    return {**env, **extra}
+    return sealed(None, **extra)
 
 
 def start_receiver(port: int, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:

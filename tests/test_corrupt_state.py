@@ -13,6 +13,7 @@ from pathlib import Path
 import persistqueue
 import pytest
 
+from harness.env import sealed
 from pipeline.errors import EX_DATAERR, StateError
 from pipeline.queues import QUEUE_FILE, open_store
 from pipeline.queues.sqlite import FORMAT_VERSION
@@ -23,7 +24,7 @@ ROLES = {"scheduler": ["--backfill", "1h"], "enricher": ["--drain"], "deliverer"
 
 def run_role(role: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
     """One worker process on `state_dir`, to completion."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "WEBHOOK_"))}
+    env = sealed()
     env.update(SEED="7", SIM_START="2026-03-02T00:00:00Z", ENRICHER="offline",
                WEBHOOK_URL="http://127.0.0.1:9/webhook")
     return subprocess.run([sys.executable, "-m", f"pipeline.commands.{role}", "--state-dir", str(state_dir),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.env import sealed
 from pipeline.errors import QueueWriteError, RoleLockedError
 from pipeline.locks import RoleLock
 from pipeline.queues import QUEUE_FILE, Queue, integrity_ok, open_store, open_view
@@ -50,7 +51,7 @@ def command(role: str, state_dir: Path, *args: str) -> list[str]:
 
 def env() -> dict[str, str]:
     """This test's stream, whatever the caller's environment says."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("GEMINI_")}, **ENV}
+    return sealed(None, **ENV)
 
 
 def fill(mnt: Path, leave: int) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness.env import sealed
 from pipeline import ROOT
 from pipeline.queues import open_store
 from tests.gemini_harness import seed_intents, settings_for
@@ -43,7 +43,7 @@ def seen(url: str) -> list[dict[str, Any]]:
 
 def enricher(state_dir: Path, url: str, **env: str) -> subprocess.Popen[bytes]:
     """bin/enricher --drain as a real process with the sentinel key."""
-    environ = {**os.environ, "GEMINI_API_KEY": SENTINEL, "GEMINI_BASE_URL": url, "SEED": "1",
+    environ = {**sealed(), "GEMINI_API_KEY": SENTINEL, "GEMINI_BASE_URL": url, "SEED": "1",
                "GEMINI_TIMEOUT": "2", "GEMINI_BACKOFF": "0.01", "GEMINI_RPM": "1000", **env}
     return subprocess.Popen([sys.executable, "-m", "pipeline.commands.enricher", "--drain", "--state-dir",
                              str(state_dir)], cwd=ROOT, env=environ, stdout=subprocess.PIPE,
@@ -76,7 +76,11 @@ def test_sigterm_ends_a_request_in_flight_and_leaves_its_intents(tmp_path: Path)
     with fake_server("slow") as url:
         seed_intents(tmp_path, settings_for(tmp_path, url), 8)
         proc = enricher(tmp_path, url, GEMINI_TIMEOUT="30")
+        deadline = time.monotonic() + 60
         while not seen(url):
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError("the enricher sent no request: " + proc.communicate()[0].decode())
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.env import sealed
 from pipeline import ROOT
 from pipeline.models import Intent
 from pipeline.workload import WINDOW_SECONDS, Workload, intent_id, window_of, window_start
@@ -87,7 +87,7 @@ def test_another_process_gives_the_same_stream(workload: Workload) -> None:
         f"xs = [i for w in range({windows.start}, {windows.stop}) for i in wl.window_intents(77, w)];"
         "print(hashlib.sha256(''.join(i.model_dump_json() for i in xs).encode()).hexdigest())"
     )
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    env = sealed(PYTHONHASHSEED="12345")
     there = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert there.stdout.strip() == here
 

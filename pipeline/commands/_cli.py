@@ -65,8 +65,10 @@ def config_exit(message: str) -> NoReturn:
 
 
 def prog_name() -> str:
-    """The command's name as users type it (`queue-stats`), also when run as `python -m …queue_stats`."""
-    return Path(sys.argv[0]).stem.replace("_", "-")
+    """The command's name as users type it (`queue-stats`), also when run as `python -m …queue_stats`
+    or as a package's `__main__` (`python -m harness.bench`)."""
+    path = Path(sys.argv[0])
+    return (path.parent.name if path.stem == "__main__" else path.stem).replace("_", "-")
 
 
 def guarded(main: Callable[[], int]) -> Callable[[], None]:

@@ -13,9 +13,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench import baselines, footprint, ours
-from pipeline.bench.procs import strace_usable
-from pipeline.bench.rig import Rig, median, percentile
+from harness.bench import baselines, footprint, ours
+from harness.bench.rig import Rig, median, percentile
+from harness.procs import strace_usable
 from pipeline.config import Settings
 from pipeline.workload import Workload
 

@@ -14,16 +14,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench.procs import BenchError, Child, module_argv
+from harness.env import sealed
+from harness.procs import BenchError, Child, module_argv
+from pipeline.config import Settings
 from pipeline.queues import QUEUE_FILE, Queue, open_view
 from pipeline.receiver import free_port
 
 SEED = 42
 # A Monday at midnight: the placeholder workload's daily curve and weekday factor start from a known point.
 SIM_START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
-# Variables of the user's environment that would point the workers elsewhere; the bench sets its own.
-_FOREIGN = ("GEMINI_", "WEBHOOK_", "STATE_DIR", "SEED", "SIM_START", "ENRICHER", "SCALE_FACTOR",
-            "TICK_INTERVAL_SEC", "NOTIFY_SOCKET", "WATCHDOG_")
 
 
 def median(values: Sequence[float]) -> float:
@@ -55,13 +54,16 @@ class Receiver:
 class Rig:
     """Scratch space under `root`; every run gets its own state folder and the same fixed stream."""
 
-    def __init__(self, root: Path, environ: Mapping[str, str]) -> None:
+    def __init__(self, root: Path, environ: Mapping[str, str], settings: Settings) -> None:
         self.root = root
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.base_env = {k: v for k, v in environ.items() if not k.startswith(_FOREIGN)}
-        self.base_env.update({"SEED": str(SEED), "SIM_START": SIM_START.isoformat(), "ENRICHER": "offline",
-                              "SYNCHRONOUS": "FULL", "PYTHONUNBUFFERED": "1"})
+        # Sealed from the caller's settings and .env; of those, only the ones the report names as shaping
+        # the numbers are passed on (as the bench's own settings object read them).
+        self.base_env = sealed(environ, SEED=str(SEED), SIM_START=SIM_START.isoformat(), ENRICHER="offline",
+                               SYNCHRONOUS="FULL", PYTHONUNBUFFERED="1",
+                               DELIVERY_CONCURRENCY=str(settings.delivery_concurrency),
+                               ENRICH_BATCH_SIZE=str(settings.enrich_batch_size))
         self._count = 0
 
     def fresh_dir(self, label: str) -> Path:

@@ -9,9 +9,9 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.bench.ours import ROLES
-from pipeline.bench.procs import BenchError, Child, Exit, cleanup
-from pipeline.bench.rig import SEED, SIM_START, Rig, log_events, queue_rows, wait_for
+from harness.bench.ours import ROLES
+from harness.bench.rig import SEED, SIM_START, Rig, log_events, queue_rows, wait_for
+from harness.procs import BenchError, Child, Exit, cleanup
 from pipeline.clock import Checkpoint
 from pipeline.queues import open_store, open_view
 from pipeline.receiver import free_port

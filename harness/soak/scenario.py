@@ -10,7 +10,6 @@ intents a clean backfill of the same simulated span defines in a second state fo
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -26,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from harness.env import sealed
 from pipeline.queues import QUEUE_FILE, Queue, integrity_ok, open_view
 from pipeline.receiver import free_port
 
@@ -237,12 +237,10 @@ class Cluster:
 
 def child_env(scenario: Scenario, state_dir: Path) -> dict[str, str]:
     """The environment of every process: this run's stream, fast retries, offline texts, no secret."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "WEBHOOK_", "DELIVERY_"))}
-    env.update(STATE_DIR=str(state_dir), SEED=str(scenario.seed), SIM_START=scenario.sim_start,
-               SCALE_FACTOR=str(scenario.scale_factor), TICK_INTERVAL_SEC=str(scenario.tick),
-               ENRICHER="offline", DELIVERY_RETRY_SCHEDULE=scenario.retry_schedule,
-               DELIVERY_MAX_AGE="30d", DELIVERY_CONCURRENCY="8")
-    return env
+    return sealed(STATE_DIR=str(state_dir), SEED=str(scenario.seed), SIM_START=scenario.sim_start,
+                  SCALE_FACTOR=str(scenario.scale_factor), TICK_INTERVAL_SEC=str(scenario.tick),
+                  ENRICHER="offline", DELIVERY_RETRY_SCHEDULE=scenario.retry_schedule,
+                  DELIVERY_MAX_AGE="30d", DELIVERY_CONCURRENCY="8")
 
 
 def _events(scenario: Scenario, rng: random.Random) -> Iterator[tuple[float, str]]:
