@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-# +-20 % around each scheduled interval (Svix's JITTER_DELTA), so a burst of failures spreads out.
-JITTER = 0.2
+from pipeline.backoff import jittered
+from pipeline.models import DeadReason
+
+__all__ = ["Action", "DeadReason", "Decision", "Kind", "classify", "decide", "jittered", "parse_retry_after",
+           "retry_delay"]
+
 
 
 class Kind(enum.Enum):
@@ -27,16 +31,6 @@ class Kind(enum.Enum):
     REJECTED = "rejected"
     TOO_LARGE = "too_large"
     GONE = "gone"
-
-
-class DeadReason(enum.StrEnum):
-    """Why a payload became a dead letter (the `reason` of a DeadLetter)."""
-
-    REJECTED = "rejected"  # a non-transient status through the whole schedule
-    TOO_LARGE = "too_large"  # 413
-    MAX_AGE = "max_age"  # failing transiently for longer than DELIVERY_MAX_AGE
-    UNREADABLE = "unreadable"  # a queue row without a payload id: never sent
-    UNREADABLE_INTENT = "unreadable_intent"  # an intents row the enricher cannot read: never enriched
 
 
 def classify(status: int | None) -> Kind:
@@ -50,11 +44,6 @@ def classify(status: int | None) -> Kind:
     if status == 410:
         return Kind.GONE
     return Kind.REJECTED
-
-
-def jittered(seconds: float, unit: float) -> float:
-    """`seconds` spread by +-JITTER; `unit` is a uniform random number in [0, 1)."""
-    return seconds * (1 - JITTER + 2 * JITTER * unit)
 
 
 def retry_delay(attempts: int, schedule: Sequence[float], unit: float) -> float:

@@ -22,6 +22,7 @@ import structlog
 from google import genai
 from google.genai import errors, types
 
+from pipeline.backoff import exponential
 from pipeline.clock import utc_now
 from pipeline.config import Settings
 from pipeline.enrich import Enriched, Interrupted
@@ -30,8 +31,8 @@ from pipeline.enrich.offline import enrich_offline
 from pipeline.enrich.prompt import SYSTEM_INSTRUCTION, GeminiItem, build_prompt, max_output_tokens
 from pipeline.enrich.quota import RateLimiter, seconds_to_quota_reset
 from pipeline.enrich.stats import EnricherStats, quota_day
+from pipeline.life import Life
 from pipeline.models import Intent
-from pipeline.workers.runner import Lifecycle
 
 log = structlog.get_logger()
 
@@ -71,16 +72,17 @@ class GeminiEnricher:
     def __init__(
         self,
         settings: Settings,
-        life: Lifecycle,
+        life: Life,
         stats: EnricherStats | None = None,
         *,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = utc_now,
+        rng: random.Random | None = None,
     ) -> None:
         assert settings.gemini_api_key is not None, "GeminiEnricher needs GEMINI_API_KEY"
         self.settings, self.life, self.model = settings, life, settings.gemini_model
         self.stats = stats or EnricherStats()
-        self._monotonic, self._wall = monotonic, wall
+        self._monotonic, self._wall, self._rng = monotonic, wall, rng or random.Random()
         self.limiter = RateLimiter(settings.gemini_rpm, settings.gemini_rpd, settings.gemini_tpm, monotonic)
         self._down_since: float | None = None  # first failure of the current outage
         self._skip_until = 0.0  # after an outage past GEMINI_MAX_WAIT (fallback offline): probe again then
@@ -223,7 +225,7 @@ class GeminiEnricher:
         # The request was sent: it counts against the per-minute quota even though it failed.
         self.limiter.record(0)
         if delay is None:  # exponential back-off with jitter, so restarts do not retry in step
-            delay = min(BACKOFF_MAX, self.settings.gemini_backoff * 2**self._attempt) * random.uniform(0.8, 1.2)
+            delay = exponential(self._attempt, self.settings.gemini_backoff, BACKOFF_MAX, self._rng.random())
         self._attempt += 1
         return _Unavailable(reason, delay, permanent=permanent, daily=daily)
 

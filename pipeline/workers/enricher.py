@@ -14,11 +14,10 @@ from pydantic import ValidationError
 
 from pipeline import __version__
 from pipeline.clock import utc_now
-from pipeline.delivery.policy import DeadReason
 from pipeline.enrich import Enriched, Enricher, Interrupted
 from pipeline.enrich.offline import OfflineEnricher
 from pipeline.enrich.stats import ENRICHER_KEY
-from pipeline.models import DeadLetter, Generator, Intent, Payload
+from pipeline.models import DeadLetter, DeadReason, Generator, Intent, Payload
 from pipeline.queues import Row, Store
 from pipeline.stream import read_stream
 
