@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +33,18 @@ def command(name: str, *args: str) -> list[str]:
     """The argv of a bin/ command, run through the venv's python directly (no bootstrap check)."""
     module = "pipeline.commands." + name.replace("-", "_")
     return [sys.executable, "-m", module, *args]
+
+
+@pytest.fixture(autouse=True)
+def _process_tests_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that ran a child process must carry the `process` mark, or bin/test --fast would not be the
+    in-process tier it claims to be. Children that ended add to this process's children CPU times."""
+    before = os.times()
+    yield
+    after = os.times()
+    ran_children = (after.children_user + after.children_system) > (before.children_user + before.children_system)
+    if ran_children and request.node.get_closest_marker("process") is None:
+        pytest.fail("this test started a process: mark it @pytest.mark.process (bin/test --fast skips those)")
 
 
 @pytest.fixture

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.bench.ours import ROLES
 from harness.bench.report import BEGIN, END
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 
 def test_quick_bench_writes_every_row_with_sane_values(tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ def sql(path: Path, *statements: str) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_a_file_that_is_not_sqlite_stops_every_worker(tmp_path: Path, role: str) -> None:
     """Random bytes where the queue file should be: exit 65, the bytes stay as they were."""
@@ -71,12 +72,14 @@ def test_a_file_that_is_not_sqlite_stops_every_worker(tmp_path: Path, role: str)
     assert_refused(role, tmp_path, "not an SQLite database")
 
 
+@pytest.mark.process
 def test_another_programs_sqlite_database_is_not_adopted(tmp_path: Path) -> None:
     """A valid SQLite file of someone else's (no queue tables of ours) is refused, not extended with ours."""
     sql(tmp_path / QUEUE_FILE, "CREATE TABLE people (name TEXT)", "INSERT INTO people VALUES ('ada')")
     assert_refused("enricher", tmp_path, "not a queue file of this program (it holds tables people)")
 
 
+@pytest.mark.process
 def test_corrupt_pages_behind_a_valid_header_are_refused(tmp_path: Path) -> None:
     """Garbage over the queue's pages (the header still says SQLite): exit 65, the file is kept for a person."""
     path = sound_file(tmp_path, intents=300)

@@ -6,6 +6,8 @@ import signal
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from pipeline.delivery import dead, retry_state
 from pipeline.queues import open_store, open_view
 from tests.delivery_support import (
@@ -18,6 +20,8 @@ from tests.delivery_support import (
     stop,
     wait_until,
 )
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 SCHEDULE = "0.4,0.4,0.4,0.4,0.4"  # a refused payload dies after 6 attempts
 

@@ -6,6 +6,7 @@ import random
 import statistics
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ from pipeline.queues import open_store
 from tests.delivery_support import command, put_payloads, queue_stats
 
 
+@pytest.mark.process
 def test_check_fails_on_a_backlog_older_than_max_age_even_while_it_waits_for_a_retry(tmp_path: Path) -> None:
     """A payload held in flight (waiting for a retry) still counts as backlog for --check --max-age."""
     put_payloads(tmp_path, ["job_1"])
@@ -25,6 +27,7 @@ def test_check_fails_on_a_backlog_older_than_max_age_even_while_it_waits_for_a_r
     assert command("queue_stats", tmp_path, "--check", "--max-age", "1h").returncode == 0
 
 
+@pytest.mark.process
 def test_fresh_state_has_every_delivery_key(tmp_path: Path) -> None:
     """Before any deliverer ran, the DESIGN keys are there with empty values."""
     put_payloads(tmp_path, ["job_1"])

@@ -22,6 +22,8 @@ from pipeline.locks import RoleLock
 from pipeline.queues import QUEUE_FILE, Queue, integrity_ok, open_store, open_view
 from pipeline.receiver import free_port
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 ENV = {"SEED": "11", "SIM_START": "2026-03-02T00:00:00Z", "ENRICHER": "offline", "ENRICH_BATCH_SIZE": "64"}
 WAIT = 60.0  # generous: only how long a broken run hangs before failing
 

@@ -13,10 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.env import sealed
 from pipeline import ROOT
 from pipeline.queues import open_store
 from tests.gemini_harness import seed_intents, settings_for
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 SENTINEL = "AIzaSENTINEL-do-not-leak-4f1c9e"
 

@@ -10,10 +10,14 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from pipeline.config import load_settings
 from pipeline.queues import open_view
 from pipeline.workload import Workload, window_of
 from tests.conftest import Receiver, command, intents_in, run, wait_until
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 
 def expected_ids(start: datetime, end: datetime, seed: int = 42) -> set[str]:

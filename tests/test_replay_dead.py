@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from pipeline.delivery import dead
 from pipeline.models import DeadLetter
 from pipeline.queues import open_store
@@ -42,6 +44,7 @@ LETTERS = [("job_a", "rejected", 400, 1), ("job_b", "too_large", 413, 2), ("job_
            ("job_d", "rejected", 404, 4), ("job_e", "rejected", 400, 5)]
 
 
+@pytest.mark.process
 def test_filters_select_and_limit_keeps_the_oldest(tmp_path: Path) -> None:
     """--status/--reason/--id/--since select; --limit keeps the oldest; others stay dead."""
     _bury(tmp_path, LETTERS)
@@ -70,6 +73,7 @@ def test_replay_keeps_the_exact_body_and_clears_attempts(tmp_path: Path) -> None
     store.close()
 
 
+@pytest.mark.process
 def test_usage_errors_exit_2_and_change_nothing(tmp_path: Path) -> None:
     """No filter without --all, or --purge without --yes, is a usage error."""
     _bury(tmp_path, LETTERS)
@@ -83,6 +87,7 @@ def test_usage_errors_exit_2_and_change_nothing(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.process
 def test_purge_with_yes_deletes_only_the_selection(tmp_path: Path) -> None:
     """--purge --yes deletes the selected dead letters and moves nothing to the payloads queue."""
     _bury(tmp_path, LETTERS)
@@ -94,6 +99,7 @@ def test_purge_with_yes_deletes_only_the_selection(tmp_path: Path) -> None:
     assert _payload_ids(tmp_path) == []
 
 
+@pytest.mark.process
 def test_dry_run_lists_without_moving(tmp_path: Path) -> None:
     """--dry-run prints what would move, oldest first, and leaves the dead letters in place."""
     _bury(tmp_path, LETTERS)

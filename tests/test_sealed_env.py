@@ -37,6 +37,7 @@ def test_an_env_file_variable_chooses_or_disables_the_dotenv(tmp_path: Path, mon
     assert load_settings().enrich_fallback == "offline"
 
 
+@pytest.mark.process
 def test_a_child_started_by_a_test_does_not_see_the_callers_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     """Even a setting exported after sealing is gone from a sealed child's environment."""
     monkeypatch.setenv("ENRICHER", "gemini")

@@ -28,6 +28,7 @@ def readable(changes: FolderChanges, timeout: float) -> bool:
     return bool(select.select([changes.fd], [], [], timeout)[0])
 
 
+@pytest.mark.process
 def test_a_commit_by_another_process_is_reported_and_drained(tmp_path: Path) -> None:
     """A queue commit from a separate process makes the watch readable; draining clears it."""
     open_store(tmp_path).close()

@@ -77,6 +77,7 @@ def test_window_intents_do_not_depend_on_call_order() -> None:
         assert shuffled.window_intents(5, w) == expected[w]
 
 
+@pytest.mark.process
 def test_another_process_gives_the_same_stream(workload: Workload) -> None:
     """A fresh interpreter with another hash seed reproduces the intents byte for byte."""
     windows = range(FIRST + 30, FIRST + 34)
@@ -139,6 +140,7 @@ def test_expected_per_day_matches_a_week_of_expected_counts(workload: Workload) 
     assert total / (3 * 7 * weeks) == pytest.approx(workload.expected_per_day(), rel=0.08)
 
 
+@pytest.mark.slow  # many generated cases; the full run covers it
 @given(st.dictionaries(st.text(min_size=1, max_size=3), st.sampled_from([0.0, 0.0, 0.5, 1.0, 3.0]), min_size=1),
        st.integers(0, 2**32))
 def test_choice_never_picks_a_zero_weight_key(weights: dict[str, float], seed: int) -> None:
