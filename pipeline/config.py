@@ -99,7 +99,7 @@ ENV_FILE_VARIABLE = "FINOPS_ENV_FILE"
 
 
 class Settings(BaseSettings):
-    """Every setting in DESIGN.md's table; field names are the variables in lower case."""
+    """Every documented setting; field names are the variables in lower case."""
 
     model_config = SettingsConfigDict(
         env_file=ROOT / ".env", env_file_encoding="utf-8", extra="ignore", frozen=True

@@ -1,4 +1,4 @@
-"""What bin/queue-stats shows: one dict with every key DESIGN.md promises, counted from SQL."""
+"""What bin/queue-stats shows: one dict with every documented key, counted from the queue file."""
 
 from __future__ import annotations
 

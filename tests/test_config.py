@@ -74,7 +74,7 @@ def test_schedule_parses_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_timeouts_accept_duration_units(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DESIGN: durations accept seconds or a unit, the delivery timeouts included."""
+    """Durations accept seconds or a unit, the delivery timeouts included."""
     monkeypatch.setenv("DELIVERY_TIMEOUT", "15s")
     monkeypatch.setenv("DELIVERY_CONNECT_TIMEOUT", "1m")
     cfg = load_settings()

@@ -29,7 +29,7 @@ def test_check_fails_on_a_backlog_older_than_max_age_even_while_it_waits_for_a_r
 
 @pytest.mark.process
 def test_fresh_state_has_every_delivery_key(tmp_path: Path) -> None:
-    """Before any deliverer ran, the DESIGN keys are there with empty values."""
+    """Before any deliverer ran, the documented keys are there with empty values."""
     put_payloads(tmp_path, ["job_1"])
     stats = queue_stats(tmp_path)
     assert stats["queues"]["payloads"]["waiting_retry"] == 0

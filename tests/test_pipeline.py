@@ -110,7 +110,7 @@ def test_second_instance_of_a_role_exits_75(env: dict[str, str]) -> None:
 
 
 def test_queue_stats_json_has_every_design_key(env: dict[str, str]) -> None:
-    """queue-stats --json carries DESIGN's keys, with counts from SQL."""
+    """queue-stats --json carries the documented keys, with counts from SQL."""
     assert run("scheduler", "--backfill", "2h", env=env).returncode == 0
     stats = json.loads(run("queue-stats", "--json", env=env).stdout)
     assert set(stats) >= {"queues", "dead", "sim_clock", "seed", "delivery", "enricher"}

@@ -16,7 +16,7 @@ from pipeline import ROOT
 from pipeline.models import Intent
 from pipeline.workload import WINDOW_SECONDS, Workload, intent_id, window_of, window_start
 from pipeline.workload.choice import Choice
-from pipeline.workload.streams import stream
+from pipeline.workload.streams import keyed_random
 
 PROFILE = ROOT / "data/profiles/default.toml"
 FIRST = window_of(datetime(2026, 3, 2, tzinfo=UTC))
@@ -150,6 +150,6 @@ def test_choice_never_picks_a_zero_weight_key(weights: dict[str, float], seed: i
             Choice.of(weights)
         return
     choice = Choice.of(weights)
-    rng = stream(seed, "test", 0)
+    rng = keyed_random(seed, "test", 0)
     assert all(weights[choice.pick(rng)] > 0 for _ in range(50))
     assert sum(choice.shares().values()) == pytest.approx(1.0)

@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from harness.bench.measure import Plan, run_all
+from harness.bench.measure import BenchPlan, run_all
 from harness.bench.report import render, write
 from harness.bench.rig import Rig
 from harness.procs import BenchError
@@ -36,7 +36,7 @@ def main() -> int:
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the raw results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (state files, worker logs)")
     args = p.parse_args()
-    plan = Plan.quick() if args.quick else Plan()
+    plan = BenchPlan.quick() if args.quick else BenchPlan()
     if args.n is not None:
         plan = dataclasses.replace(plan, n=args.n)
     if args.runs is not None:

@@ -20,7 +20,7 @@ CLEAR_EVERY = 1000  # the project's prune cadence in the raw loop (baselines.md,
 
 
 def item(i: int) -> dict[str, object]:
-    """A ~1 KB JSON item, the size the research measured with."""
+    """A ~1 KB JSON item, the size of a payload."""
     return {"id": f"bench_{i:08d}", "created": time.time(), "device": "pi-0001", "kind": "reading",
             "attrs": {"temp_c": 21.5, "rh": 40.2, "fw": "1.4.2"}, "pad": minimal.PAD}
 

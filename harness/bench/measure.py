@@ -23,7 +23,7 @@ DAY = 86400
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class BenchPlan:
     """How much to measure: the full run, or --quick (one small run of everything, for the smoke test)."""
 
     n: int = 20_000
@@ -38,7 +38,7 @@ class Plan:
     steady_scale: float = 720.0
 
     @classmethod
-    def quick(cls) -> Plan:
+    def quick(cls) -> BenchPlan:
         """Small enough for a test; the numbers only show that every measurement works."""
         return cls(n=600, runs=1, raw_n=500, http_n=300, backfill_days=2, idle_seconds=2.0, pickup_count=30,
                    pickup_rate=50.0, steady_seconds=4.0)
@@ -56,7 +56,7 @@ def machine(rig: Rig) -> dict[str, Any]:
     }
 
 
-def run_all(rig: Rig, settings: Settings, plan: Plan, progress: Callable[[str], None]) -> dict[str, Any]:
+def run_all(rig: Rig, settings: Settings, plan: BenchPlan, progress: Callable[[str], None]) -> dict[str, Any]:
     """Measure everything; returns plain data (JSON-able) for the report."""
     workload = Workload.load(settings.profile)
     span_s = int(plan.n / workload.expected_per_day() * DAY)
