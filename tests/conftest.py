@@ -114,6 +114,15 @@ def receiver(tmp_path: Path, env: dict[str, str]) -> Iterator[Receiver]:
     proc.wait(timeout=10)
 
 
+def sql(path: Path, *statements: str) -> None:
+    """Run statements (a test altering a queue file by hand) on a file with plain sqlite3 and leave no WAL behind."""
+    with closing(sqlite3.connect(path)) as conn:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def intents_in(state_dir: Path) -> list[dict[str, Any]]:
     """Every intent still in a state folder's intents queue, in queue order."""
     with closing(open_view(state_dir)) as view:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
 from pathlib import Path
 
 import persistqueue
@@ -17,6 +15,7 @@ from harness.env import sealed
 from pipeline.errors import EX_DATAERR, StateError
 from pipeline.queues import QUEUE_FILE, open_store
 from pipeline.queues.sqlite import FORMAT_VERSION
+from tests.conftest import sql
 
 # How each worker is started so that, given a sound file, it would finish on its own.
 ROLES = {"scheduler": ["--backfill", "1h"], "enricher": ["--drain"], "deliverer": ["--drain"]}
@@ -53,15 +52,6 @@ def sound_file(state_dir: Path, intents: int = 0) -> Path:
         tx.put("intents", [b'{"id": "job_%d", "filler": "%s"}' % (i, b"x" * 500) for i in range(intents)])
     store.close()
     return state_dir / QUEUE_FILE
-
-
-def sql(path: Path, *statements: str) -> None:
-    """Run statements on a file with plain sqlite3 and leave no WAL behind."""
-    with closing(sqlite3.connect(path)) as conn:
-        for statement in statements:
-            conn.execute(statement)
-        conn.commit()
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @pytest.mark.process

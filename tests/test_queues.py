@@ -15,19 +15,11 @@ import pytest
 from pipeline.errors import QueueWriteError, StateError, UsageError
 from pipeline.queues import QUEUE_FILE, Counts, open_existing, open_store, open_view
 from pipeline.queues.sqlite import EXPECTED_COLUMNS, FORMAT_VERSION, SqliteStore
+from tests.conftest import sql
 
 V1_RETRY_SCHEMA = """CREATE TABLE delivery_retry (pqid INTEGER PRIMARY KEY, payload_id TEXT NOT NULL,
     attempts INTEGER NOT NULL, failing_since REAL NOT NULL, due REAL NOT NULL, last_status INTEGER,
     last_error TEXT NOT NULL, snippet TEXT NOT NULL, first_attempt_at TEXT NOT NULL, last_attempt_at TEXT NOT NULL)"""
-
-
-def sql(path: Path, *statements: str) -> None:
-    """Run statements on a file with plain sqlite3 and leave no WAL behind."""
-    with closing(sqlite3.connect(path)) as conn:
-        for statement in statements:
-            conn.execute(statement)
-        conn.commit()
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def digest(state_dir: Path) -> dict[str, str]:
