@@ -100,7 +100,7 @@ class Generator(_Frozen):
 
 
 class Payload(_Frozen):
-    """The JSON body of each delivery (docs/payload.schema.json is generated from it)."""
+    """The JSON body of each delivery."""
 
     schema_version: Literal[1] = SCHEMA_VERSION
     id: str
