@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     delivery_connect_timeout: PositiveDuration = 5.0
     delivery_timeout: PositiveDuration = 15.0
     delivery_retry_after_max: Duration = 3600.0
+    # bin/dashboard on an address other than loopback refuses to start without it.
+    dashboard_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _gemini_needs_key(self) -> Settings:
@@ -190,7 +192,7 @@ def load_settings(**overrides: Any) -> Settings:
             raise ConfigError("ENRICHER", "gemini", "GEMINI_API_KEY to be set (or ENRICHER=offline)") from None
         field = str(error["loc"][0])
         value = error.get("input")
-        if "secret" in field or "key" in field:
+        if "secret" in field or "key" in field or "token" in field:
             value = "***"  # secrets never reach logs or messages
         elif isinstance(value, Path):
             value = str(value)

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("harness",),
     ("pipeline.commands",),
-    ("pipeline.state_report", "pipeline.receiver"),
+    ("pipeline.state_report", "pipeline.receiver", "pipeline.dashboard"),
     ("pipeline.workers",),
     ("pipeline.delivery", "pipeline.enrich", "pipeline.workload", "pipeline.clock", "pipeline.stream",
      "pipeline.locks", "pipeline.logs", "pipeline.backoff", "pipeline.life"),

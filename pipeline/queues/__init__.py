@@ -15,7 +15,7 @@ from pipeline.queues.interface import QUEUES, Counts, Hold, Queue, Row, Store, T
 from pipeline.queues.sqlite import QUEUE_FILE, SqliteStore, SqliteView, check_file, integrity_ok
 
 __all__ = ["QUEUES", "QUEUE_FILE", "Counts", "Hold", "Queue", "Row", "Store", "Tx", "View", "integrity_ok",
-           "open_existing", "open_store", "open_view"]
+           "open_existing", "open_reader", "open_store", "open_view"]
 
 
 def open_store(state_dir: Path, *, synchronous: str = "FULL", consumer_of: Sequence[Queue] = (),
@@ -49,3 +49,12 @@ def open_view(state_dir: Path) -> View:
     reads as empty.
     """
     return SqliteView(state_dir)
+
+
+def open_reader(state_dir: Path) -> View | None:
+    """A read-only look at the state of a folder some worker already made, or None when it holds no queue
+    file yet (the dashboard). Like `open_existing` it refuses a missing folder; unlike it, it never writes.
+    """
+    if not state_dir.is_dir():
+        raise UsageError(f"{state_dir}: no such state folder (this command never creates one)")
+    return SqliteView(state_dir, busy_timeout=5.0) if (state_dir / QUEUE_FILE).exists() else None

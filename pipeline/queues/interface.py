@@ -41,11 +41,13 @@ QUEUES: tuple[Queue, ...] = ("intents", "payloads", "dead")
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One queue row: its id within the queue, the stored bytes, and the put time (wall clock, seconds)."""
+    """One queue row: its id within the queue, the stored bytes, the put time (wall clock, seconds), and
+    whether a consumer has it in flight."""
 
     pqid: int
     data: bytes
     timestamp: float
+    in_flight: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +112,8 @@ class View(Protocol):
         """The stored bytes of one row whatever its state, or None if it is gone."""
         ...
 
-    def rows(self, queue: Queue) -> list[Row]:
-        """Every row of a queue whatever its state, oldest first (dead letters, checks, tests)."""
+    def rows(self, queue: Queue, *, newest_first: bool = False, limit: int | None = None) -> list[Row]:
+        """The rows of a queue whatever their state, oldest first (or newest first), at most `limit`."""
         ...
 
     def holds(self, queue: Queue) -> list[Hold]:

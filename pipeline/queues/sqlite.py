@@ -79,6 +79,14 @@ def integrity_ok(path: Path) -> bool:
         conn.close()
 
 
+def _check_layout(conn: sqlite3.Connection, path: Path, queues: Iterable[str]) -> None:
+    """The library's table layout, which every statement here is written against."""
+    for queue in queues:
+        columns = tuple((name, kind) for _, name, kind, *_ in conn.execute(f"PRAGMA table_info({_table(queue)})"))
+        if columns != EXPECTED_COLUMNS:
+            raise StateError(path, f"queue table {_table(queue)} has an unknown layout {columns}")
+
+
 class SqliteTx:
     """`Tx` inside one SQLite transaction (see `SqliteStore.transaction`)."""
 
@@ -144,9 +152,11 @@ class _Reads:
         rows = self._query(f"SELECT data FROM {_table(queue)} WHERE _id = ?", (pqid,))
         return bytes(rows[0][0]) if rows else None
 
-    def rows(self, queue: Queue) -> list[Row]:
-        return [Row(pqid, bytes(data), ts) for pqid, data, ts in
-                self._query(f"SELECT _id, data, timestamp FROM {_table(queue)} ORDER BY _id")]
+    def rows(self, queue: Queue, *, newest_first: bool = False, limit: int | None = None) -> list[Row]:
+        order = "DESC" if newest_first else "ASC"
+        return [Row(pqid, bytes(data), ts, status == UNACK) for pqid, data, ts, status in self._query(
+            f"SELECT _id, data, timestamp, status FROM {_table(queue)} ORDER BY _id {order} LIMIT ?",
+            (-1 if limit is None else limit,))]
 
     def holds(self, queue: Queue) -> list[Hold]:
         return [Hold(pqid, note) for pqid, note in
@@ -181,15 +191,30 @@ class _Reads:
 class SqliteView(_Reads):
     """`View` on a queue file through a read-only connection: never writes, never creates or migrates.
 
-    For the harness and the tests looking in while workers run (also on a full disk). A file or tables
-    nobody has created yet read as empty.
+    For the dashboard, the harness and the tests looking in while workers run (also on a full disk or a
+    read-only folder). The connection cannot write, so it never takes the write lock the workers need (a
+    WAL reader does not block them either). Without a `-wal` file no writer has the file open (the last
+    one to close folds the WAL in and deletes it), and SQLite would create the `-wal` and `-shm` files to
+    read it: the file is then read as immutable, so the folder stays untouched. A file or tables nobody
+    has created yet read as empty.
     """
 
-    def __init__(self, state_dir: Path) -> None:
-        self._path = state_dir / QUEUE_FILE
-        check_file(self._path)
-        where = f"{self._path.resolve().as_uri()}?mode=ro" if self._path.exists() else ":memory:"
-        self._conn = sqlite3.connect(where, uri=True, timeout=30.0)
+    def __init__(self, state_dir: Path, busy_timeout: float = 30.0) -> None:
+        self._path = path = state_dir / QUEUE_FILE
+        check_file(path)
+        if not path.exists():
+            self._conn = sqlite3.connect(":memory:")
+            return
+        try:
+            quiet = "" if path.with_name(f"{QUEUE_FILE}-wal").exists() else "&immutable=1"
+            self._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{quiet}", uri=True,
+                                         timeout=busy_timeout, isolation_level=None)
+            tables = {name for (name,) in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            _check_layout(self._conn, path, (queue for queue in QUEUES if _table(queue) in tables))
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise QueueWriteError(path, str(exc)) from exc
+            raise StateError(path, f"unreadable ({exc})") from exc
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -271,13 +296,7 @@ class SqliteStore(_Reads):
             q._conn.close()  # the library keeps no handle we need; all work goes through ours
 
     def _check_layout(self, queues: Iterable[str]) -> None:
-        """The library's table layout, which every statement here is written against."""
-        for queue in queues:
-            columns = tuple(
-                (name, kind) for _, name, kind, *_ in self._conn.execute(f"PRAGMA table_info({_table(queue)})")
-            )
-            if columns != EXPECTED_COLUMNS:
-                raise StateError(self._path, f"queue table {_table(queue)} has an unknown layout {columns}")
+        _check_layout(self._conn, self._path, queues)
 
     def _migrate(self, tx: SqliteTx) -> None:
         """Our own tables up to FORMAT_VERSION, in the open's transaction (every step is idempotent)."""
@@ -344,7 +363,7 @@ class SqliteStore(_Reads):
                                        [r[0] for r in rows])
         finally:
             self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        return [Row(pqid, bytes(data), ts) for pqid, data, ts in rows]
+        return [Row(pqid, bytes(data), ts, in_flight=True) for pqid, data, ts in rows]
 
     def pragma(self, name: str) -> object:
         """One PRAGMA of this connection (the tests check the durability setting reaches it)."""
