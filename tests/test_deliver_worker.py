@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -159,6 +160,7 @@ def test_413_dead_letters_at_once_and_410_pauses_persistently(tmp_path: Path) ->
 answers = st.lists(st.sampled_from([204, 200, 503, 429, 408, None, 400, 404, 302, 413]), max_size=8)
 
 
+@pytest.mark.slow  # many generated cases; the full run covers it
 @settings(max_examples=40, deadline=None)
 @given(scripts=st.lists(answers, min_size=1, max_size=12))
 def test_every_payload_ends_delivered_or_dead_never_both_never_lost(scripts: list[list[int | None]]) -> None:
