@@ -29,7 +29,8 @@ def build_payload(item: Enriched, seed: int, emitted_at: datetime) -> bytes:
     payload = Payload(
         id=item.intent.id, occurred_at=item.intent.occurred_at, emitted_at=emitted_at,
         request=item.request, job=item.job, cost=item.intent.cost, truth=item.intent,
-        generator=Generator(enricher=item.enricher, model=item.model, seed=seed, version=__version__),
+        generator=Generator(enricher=item.enricher, model=item.model, template=item.template, seed=seed,
+                            version=__version__),
     )
     return payload.model_dump_json().encode()
 
@@ -63,8 +64,9 @@ class EnricherWorker:
             if not rows:
                 return False
             intents, unreadable = self._read(rows)
+            seed = self._seed_of_stream() if intents else 0
             try:
-                results = await self.enricher.enrich(intents) if intents else []
+                results = await self.enricher.enrich(intents, seed) if intents else []
             except Interrupted:
                 # Stopping mid-wait: hand the batch back (a restart would resume it anyway) and keep
                 # the requests and tokens already spent on it.
@@ -81,6 +83,7 @@ class EnricherWorker:
             stats = self.enricher.stats
             stats.gemini_written += sum(item.enricher == "gemini" for item in results)
             stats.offline_written += sum(item.enricher == "offline" for item in results)
+            stats.phrasebank_written += sum(item.enricher == "phrasebank" for item in results)
             self._pending = (rows, [build_payload(item, seed, emitted_at) for item in results], unreadable)
         rows, bodies, dead = self._pending
         with self.store.transaction() as tx:
