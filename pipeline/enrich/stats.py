@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 QUOTA_TZ = ZoneInfo("America/Los_Angeles")
+ENRICHER_KEY = "enricher_stats"  # the meta key the enricher publishes its totals under
 
 
 def quota_day(now: datetime) -> str:

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.bench.procs import REAP_EVERY, BenchError, Child, Exit, cleanup, fsyncs
-from pipeline.bench.rig import Rig, log_events, queue_rows, wait_for
+from harness.bench.rig import Rig, log_events, queue_rows, wait_for
+from harness.procs import REAP_EVERY, BenchError, Child, Exit, cleanup, fsyncs
+from pipeline.queues import Queue
 
 ROLES = ("scheduler", "enricher", "deliverer")
-INPUT = {"enricher": "intents", "deliverer": "payloads"}
+INPUT: dict[str, Queue] = {"enricher": "intents", "deliverer": "payloads"}
 TIMEOUT = 900.0
 
 
