@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     delivery_retry_after_max: Duration = 3600.0
     # Which event types the deliverer sends (comma-separated, or all); the others are acknowledged unsent.
     webhook_event_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_event_types)] = EVENT_TYPES
+    # bin/dashboard on an address other than loopback refuses to start without it.
+    dashboard_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _gemini_needs_key(self) -> Settings:
@@ -186,7 +188,7 @@ def load_settings(**overrides: Any) -> Settings:
             raise ConfigError("ENRICHER", "gemini", "GEMINI_API_KEY to be set (or ENRICHER=offline)") from None
         field = str(error["loc"][0])
         value = error.get("input")
-        if "secret" in field or "key" in field:
+        if "secret" in field or "key" in field or "token" in field:
             value = "***"  # secrets never reach logs or messages
         elif isinstance(value, Path):
             value = str(value)

@@ -25,6 +25,8 @@ TEMPLATES = ROOT / "systemd"
 ROLES = ("scheduler", "enricher", "deliverer")
 TARGET = "finops-generator.target"
 UNITS = (*(f"finops-{role}.service" for role in ROLES), TARGET)
+# Optional (--with-dashboard): not part of the target, so stopping the generator leaves the page up.
+DASHBOARD = "finops-dashboard.service"
 # The seed's single-process unit: it would fight the three new ones for the queues.
 LEGACY = "finops-generator.service"
 UNIT_DIR = Path("/etc/systemd/system")
@@ -54,9 +56,11 @@ def unit_values(root: Path, user: str, state_dir: Path) -> dict[str, str]:
     return {"ROOT": str(root), "USER": user, "STATE_DIR": str(state_dir)}
 
 
-def render_units(values: Mapping[str, str], templates: Path = TEMPLATES) -> dict[str, str]:
+def render_units(values: Mapping[str, str], templates: Path = TEMPLATES, *,
+                 with_dashboard: bool = False) -> dict[str, str]:
     """Every unit file name mapped to its rendered text."""
-    return {name: render((templates / name).read_text(encoding="utf-8"), values) for name in UNITS}
+    names = (*UNITS, DASHBOARD) if with_dashboard else UNITS
+    return {name: render((templates / name).read_text(encoding="utf-8"), values) for name in names}
 
 
 def _service_user(given: str | None) -> str:
@@ -127,10 +131,15 @@ def install(units: Mapping[str, str], unit_dir: Path, state_dir: Path, host: Hos
         print(f"install-systemd: disabling the older single {LEGACY} (its file is left in place)")
         if host.as_root("systemctl", "disable", "--now", LEGACY) != 0:
             return 1
-    for argv in (("systemctl", "daemon-reload"), ("systemctl", "enable", TARGET)):
+    enable = [("systemctl", "daemon-reload"), ("systemctl", "enable", TARGET)]
+    if DASHBOARD in units:
+        enable.append(("systemctl", "enable", DASHBOARD))
+    for argv in enable:
         if host.as_root(*argv) != 0:
             return 1
     print(f"installed; start or restart everything with: sudo systemctl restart {TARGET}")
+    if DASHBOARD in units:
+        print(f"dashboard: sudo systemctl restart {DASHBOARD}, then open http://127.0.0.1:8090/ on this machine")
     return 0
 
 
@@ -142,6 +151,8 @@ def main() -> int:
     p.add_argument("--user", help="the account the services run as (default: you, or the sudo caller)")
     p.add_argument("--dry-run", action="store_true", help="print the rendered units and install nothing")
     p.add_argument("--unit-dir", type=Path, default=UNIT_DIR, help=f"where units go (default {UNIT_DIR})")
+    p.add_argument("--with-dashboard", action="store_true",
+                   help=f"also install and enable {DASHBOARD} (bin/dashboard, read-only, on 127.0.0.1:8090)")
     args = p.parse_args()
     user = _service_user(args.user)
     try:
@@ -151,12 +162,13 @@ def main() -> int:
     if user == "root" and not args.user:
         p.error("refusing to run the services as root by default; pass --user USER (or --user root)")
     cfg = _cli.settings(args)
-    units = render_units(unit_values(ROOT, user, cfg.state_dir))
+    units = render_units(unit_values(ROOT, user, cfg.state_dir), with_dashboard=args.with_dashboard)
     if args.dry_run:
         for name, text in units.items():
             print(f"# ---- {args.unit_dir / name} ----\n{text}")
         print(f"# without --dry-run: .venv and {cfg.state_dir} made as {user}, these units installed, an older "
-              f"{LEGACY} disabled, systemctl daemon-reload, systemctl enable {TARGET}")
+              f"{LEGACY} disabled, systemctl daemon-reload, systemctl enable {TARGET}"
+              f"{f', systemctl enable {DASHBOARD}' if args.with_dashboard else ''}")
         return 0
     if shutil.which("systemctl") is None:
         print("install-systemd: systemctl not found: this needs a system run by systemd", file=sys.stderr)
