@@ -104,6 +104,10 @@ class Settings(BaseSettings):
 
     gemini_api_key: SecretStr | None = None
     gemini_model: str = "gemini-2.5-flash-lite"
+    # A model the API no longer serves (404): move to its successor in data/gemini_models.toml, or exit 78.
+    gemini_model_fallback: Literal["successor", "none"] = "successor"
+    # Gemini texts become templates that write the intents Gemini's quota does not cover (off: offline).
+    phrasebank: Literal["on", "off"] = "on"
     gemini_base_url: AnyHttpUrl | None = None
     enricher: Literal["auto", "gemini", "offline"] = "auto"
     webhook_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080/webhook")

@@ -153,8 +153,11 @@ class JobFields(_Frozen):
 class Generator(_Frozen):
     """Which enricher wrote the text, and what makes the stream reproducible."""
 
-    enricher: Literal["gemini", "offline"]
-    model: str
+    enricher: Literal["gemini", "phrasebank", "offline"] = Field(
+        description="gemini: written by Gemini for this intent; phrasebank: a Gemini text's template filled "
+                    "with this intent's facts; offline: the local writer")
+    model: str = Field(description="The model that wrote the text (for phrasebank: wrote the template)")
+    template: str | None = Field(default=None, description="The phrasebank template's id (phrasebank only)")
     seed: int
     version: str
 
