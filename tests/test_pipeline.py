@@ -21,14 +21,17 @@ pytestmark = pytest.mark.process  # every test here starts real processes
 
 
 def expected_ids(start: datetime, end: datetime, seed: int = 42) -> set[str]:
-    """The intent ids the seed defines for (start, end], straight from the workload model."""
+    """The event ids the seed defines for (start, end], straight from the workload model: each job's
+    request, and its start and end when they fall inside the span."""
     workload = Workload.load(load_settings().profile)
-    return {
-        i.id
-        for w in range(window_of(start), window_of(end) + 1)
-        for i in workload.window_intents(seed, w)
-        if start < i.occurred_at <= end
-    }
+    found: set[str] = set()
+    for w in range(window_of(start), window_of(end) + 1):
+        for intent, life in workload.window_jobs(seed, w):
+            if start < intent.occurred_at <= end:
+                found.add(intent.id)
+                found |= {f"{intent.id}.started"} if life.started_at <= end else set()
+                found |= {f"{intent.id}.finished"} if life.ended_at <= end else set()
+    return found
 
 
 START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")

@@ -57,11 +57,11 @@ class PipelineRun:
 
 
 def emitted_by(scheduler: Exit) -> int:
-    """How many intents a backfill wrote, from its own log."""
+    """How many rows (requests and lifecycle events: each becomes a payload) a backfill wrote, from its log."""
     done = log_events(scheduler.stderr, "scheduler.fast_forward_done")
     if not done:
         raise BenchError(f"the scheduler logged no scheduler.fast_forward_done: {scheduler.stderr[-600:]}")
-    return int(done[-1]["emitted"])
+    return int(done[-1].get("events", done[-1]["emitted"]))
 
 
 def concurrent(rig: Rig, span_s: int, *, count_fsyncs: bool = False) -> PipelineRun:

@@ -74,7 +74,8 @@ class Scheduler:
             self.target = advance(self.sim_now, downtime, scale_factor)
             log.info("scheduler.catch_up", downtime_s=round(downtime, 1), until=self.target.isoformat())
         self.live = backfill is None
-        self.emitted = 0
+        self.emitted = 0  # jobs requested this run
+        self.events = 0  # rows written this run: requests plus lifecycle events
         self._last_tick = monotonic()
         self._saved_at = self._last_tick  # when a checkpoint was last committed (monotonic)
         self._unsaved: Checkpoint | None = None  # the clock after quiet ticks that committed nothing
@@ -137,6 +138,7 @@ class Scheduler:
         self._saved_at, self._unsaved = self._monotonic(), None
         self.sim_now = end
         self.emitted += len(jobs)
+        self.events += len(now)
         if now:
             log.debug("scheduler.emitted", count=len(jobs), events=len(now), sim_now=end.isoformat())
         return len(jobs)
@@ -146,7 +148,8 @@ class Scheduler:
         if self.target is not None and self.sim_now < self.target:
             self._commit(min(self.target, self.sim_now + BACKFILL_CHUNK))
             if self.sim_now >= self.target:
-                log.info("scheduler.fast_forward_done", sim_now=self.sim_now.isoformat(), emitted=self.emitted)
+                log.info("scheduler.fast_forward_done", sim_now=self.sim_now.isoformat(), emitted=self.emitted,
+                         events=self.events)
                 self._last_tick = self._monotonic()  # live time restarts after the burst of work
             return True
         if not self.live:
