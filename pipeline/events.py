@@ -97,8 +97,9 @@ def is_lifecycle(body: bytes) -> bool:
 
 
 def in_row_order(rows: Sequence[bytes], built: dict[str, bytes]) -> list[bytes]:
-    """The enricher's output in its input's order (`rows`: the stored bytes): each row's lifecycle event as it is, or the payload
-    built for the row's intent (keyed by job id). Rows without either (unreadable intents) are skipped."""
+    """The enricher's output in its input's order (`rows`: the stored bytes): each row's lifecycle event as
+    it is, or the payload built for the row's intent (keyed by job id). Rows without either (unreadable
+    intents) are skipped."""
     bodies: list[bytes] = []
     for data in rows:
         if is_lifecycle(data):
