@@ -26,6 +26,8 @@ def _finish(proc: subprocess.Popen[str], timeout: float) -> str:
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail(f"the demo did not stop within {timeout} s:\n{proc.communicate()[0]}")
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 
 @pytest.mark.slow
 def test_demo_shows_deliveries_and_prints_a_summary_on_ctrl_c(env: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ from typing import IO, Any
 from pipeline.commands import _cli
 from pipeline.config import SCALE_PRESETS, Settings
 from pipeline.errors import PipelineError
-from pipeline.queues import open_readonly
+from pipeline.queues import open_existing
 from pipeline.receiver import free_port
 
 DEMO_SCALE = SCALE_PRESETS["demo"]
@@ -136,14 +136,14 @@ def _last_line(log: Path) -> str:
 
 def _dead_letters(state_dir: Path) -> int:
     try:
-        store = open_readonly(state_dir)
+        store = open_existing(state_dir)
     except PipelineError:
         return 0
     if store is None:
         return 0
     try:
         counts = store.counts("dead")
-        return int(counts["ready"]) + int(counts["unacked"])
+        return counts.ready + counts.in_flight
     finally:
         store.close()
 

@@ -24,7 +24,7 @@ from pipeline.delivery.policy import Kind, classify
 from pipeline.delivery.sender import HttpSender
 from pipeline.enrich.offline import enrich_offline
 from pipeline.errors import EX_USAGE
-from pipeline.queues import open_readonly
+from pipeline.queues import open_existing
 from pipeline.stream import Stream, check_stream
 from pipeline.workers.enricher import build_payload
 from pipeline.workers.scheduler import BACKFILL_CHUNK, span_jobs
@@ -73,7 +73,7 @@ def _parse() -> argparse.Namespace:
 
 def _stream(cfg: Settings) -> tuple[Stream, datetime | None]:
     """The state folder's stream identity and clock, or one made of the settings when it has none."""
-    store = open_readonly(cfg.state_dir) if cfg.state_dir.is_dir() else None
+    store = open_existing(cfg.state_dir) if cfg.state_dir.is_dir() else None
     if store is not None:
         try:
             stream, checkpoint = check_stream(store, cfg), load_checkpoint(store)

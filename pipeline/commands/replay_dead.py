@@ -13,7 +13,7 @@ from pipeline.delivery import dead
 from pipeline.delivery.policy import DeadReason
 from pipeline.errors import EX_USAGE
 from pipeline.locks import RoleLock
-from pipeline.queues import open_readonly
+from pipeline.queues import open_existing
 
 
 def _since(text: str) -> datetime:
@@ -64,7 +64,7 @@ def main() -> int:
         sys.stderr.write("replay-dead: --purge deletes dead letters for good; add --yes to confirm\n")
         return EX_USAGE
     cfg = _cli.settings(args)
-    store = open_readonly(cfg.state_dir)
+    store = open_existing(cfg.state_dir)
     if store is None:
         if args.id:
             sys.stderr.write(f"replay-dead: not a dead letter: {', '.join(sorted(args.id))} (no queue file yet)\n")
