@@ -15,6 +15,8 @@ from pipeline.receiver import free_port
 from tests.conftest import command, run
 from tests.test_replay_dead import _bury
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 COMMANDS = ("scheduler", "enricher", "deliverer", "receiver", "queue-stats", "replay-dead", "replay",
             "workload-preview", "install-systemd", "demo", "dashboard")
 

@@ -15,6 +15,8 @@ import pytest
 
 from pipeline import ROOT
 
+pytestmark = pytest.mark.process  # the repository's files are listed by `git ls-files`
+
 # Created at run time (or by the user), never committed.
 RUNTIME = {".env", ".venv", "data/state", "week.png"}
 # Top-level folders whose files a document may name.

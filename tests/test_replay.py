@@ -6,8 +6,12 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from pipeline.receiver import free_port
 from tests.conftest import Receiver, intents_in, run
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 SPAN = ("--from", "2026-03-03T00:00:00Z", "--to", "2026-03-05T00:00:00Z")
 

@@ -6,6 +6,8 @@ import base64
 import subprocess
 import sys
 
+import pytest
+
 from pipeline import ROOT
 from pipeline.config import Settings, load_settings
 from pipeline.settings_doc import missing_meanings, render, render_env_example
@@ -42,6 +44,7 @@ def test_env_example_loads_as_the_defaults() -> None:
     assert load_settings(**given) == load_settings()
 
 
+@pytest.mark.process
 def test_the_documented_secret_recipe_makes_a_valid_secret() -> None:
     """The whsec_ command in the docs produces a secret WEBHOOK_SECRET accepts."""
     doc = (ROOT / "docs/settings.md").read_text(encoding="utf-8")
