@@ -8,6 +8,18 @@ from typing import Any
 
 import structlog
 
+from pipeline.secrets import mask_url
+
+
+def _mask_urls(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Credentials in a URL's userinfo never reach a log line, whichever field carries them."""
+    return {key: mask_url(value) if isinstance(value, str) else value for key, value in event.items()}
+
+
+# Exception records without each frame's local variables: they hold secrets (keys, signed bodies).
+_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+
 
 def configure(*, json: bool | None = None, level: int = logging.INFO) -> None:
     """Configure structlog once per process; `json=None` picks by whether stderr is a terminal."""
@@ -18,9 +30,9 @@ def configure(*, json: bool | None = None, level: int = logging.INFO) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     if as_json:
-        processors += [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        processors += [_TRACEBACKS, _mask_urls, structlog.processors.JSONRenderer()]
     else:
-        processors.append(structlog.dev.ConsoleRenderer())
+        processors += [_mask_urls, structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -17,7 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.commands.install_systemd import LEGACY, ROLES, TARGET, UNITS, render_units, unit_values
+from pipeline.commands.install_systemd import (
+    LEGACY,
+    ROLES,
+    TARGET,
+    TIME_WAIT_SYNC,
+    UNITS,
+    render_units,
+    time_wait_sync_unit,
+    unit_values,
+)
 from pipeline.errors import ConfigError
 from tests.conftest import BIN, ROOT
 
@@ -63,7 +73,7 @@ def test_services_carry_the_required_directives(rendered: dict[str, str], tmp_pa
         assert (one["ProtectSystem"], one["ProtectHome"]) == ("strict", "read-only"), name
         assert one["NoNewPrivileges"] == "yes" and one["PrivateTmp"] == "yes" and one["MemoryMax"], name
         assert "EnvironmentFile" not in unit and one["PartOf"] == TARGET, name
-        assert "@" not in rendered[name], f"{name} has an unfilled placeholder"
+        assert not re.search(r"@[A-Z_]+@", rendered[name]), f"{name} has an unfilled placeholder"
     target = parse_unit(rendered[TARGET])
     assert set(target["Wants"][0].split()) == set(SERVICES) and target["WantedBy"] == ["multi-user.target"]
 
@@ -236,4 +246,5 @@ def test_installer_installs_renders_and_enables(legacy: bool, tmp_path: Path, en
     assert all(text in dry.stdout for text in expected.values())
     assert state.is_dir()
     retire = [f"disable --now {LEGACY}"] if legacy else [f"is-enabled --quiet {LEGACY}"]
-    assert calls.read_text().splitlines() == [*retire, "daemon-reload", f"enable {TARGET}"]
+    wait_sync = [f"enable {TIME_WAIT_SYNC}"] if time_wait_sync_unit() else []
+    assert calls.read_text().splitlines() == [*retire, "daemon-reload", f"enable {TARGET}", *wait_sync]

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from pipeline.backpressure import Limits
 from pipeline.commands import _cli
 from pipeline.config import Settings
 from pipeline.delivery import dead
@@ -21,11 +22,13 @@ def main() -> int:
     """Entry point."""
     p = _cli.parser("queue-stats", "Show the backlog of each queue, dead letters and the simulated clock.")
     p.add_argument("--json", action="store_true", help="one JSON object for scripts")
-    p.add_argument("--watch", nargs="?", const=2.0, type=float, metavar="SECONDS",
+    p.add_argument("--watch", nargs="?", const=2.0, type=_cli.bounded_float(0, 3600, low_open=True),
+                   metavar="SECONDS",
                    help="refresh every SECONDS (default 2) until Ctrl-C")
     p.add_argument("--dead", action="store_true", help="list the dead letters, oldest first")
     p.add_argument("--check", action="store_true",
-                   help="exit 1 when unhealthy: dead letters, delivery paused, or a backlog older than --max-age")
+                   help="exit 1 when unhealthy: dead letters, delivery paused, a backlog older than --max-age, "
+                        "a worker that died or hangs, or the scheduler paused by backpressure")
     p.add_argument("--max-age", type=_cli.duration, default=DEFAULT_MAX_AGE, metavar="DURATION",
                    help="with --check: the oldest an intent or payload may be (default 1h)")
     args = p.parse_args()
@@ -44,7 +47,7 @@ def _show(args: argparse.Namespace, cfg: Settings) -> int:
     """Print the stats once; 1 when --check finds the pipeline unhealthy."""
     store = open_readonly(cfg.state_dir)
     try:
-        stats = collect(store, cfg.scale_factor)
+        stats = collect(store, cfg.scale_factor, cfg.state_dir, Limits(cfg.max_backlog, int(cfg.min_free_disk)))
         letters = dead.read_all(store) if args.dead and store is not None else []
         oldest = oldest_payload_age(store)
     finally:

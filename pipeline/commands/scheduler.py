@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pipeline.backpressure import Limits
 from pipeline.commands import _cli
 from pipeline.stream import establish_stream
 from pipeline.workers.runner import Lifecycle
@@ -19,9 +20,9 @@ def main() -> int:
                    help="generate this much simulated time (e.g. 12h, 30d) as fast as possible, then exit")
     p.add_argument("--catch-up", action="store_true",
                    help="first advance the clock by the downtime times the scale factor, at once")
-    p.add_argument("--scale-factor", type=float, help="simulated seconds per real second")
-    p.add_argument("--tick-interval", type=float, help="real seconds between ticks")
-    p.add_argument("--seed", type=int, help="seed of a new stream")
+    p.add_argument("--scale-factor", help="simulated seconds per real second")
+    p.add_argument("--tick-interval", help="real seconds between ticks")
+    p.add_argument("--seed", help="seed of a new stream")
     p.add_argument("--sim-start", help="simulated start of a new stream (ISO 8601, UTC)")
     p.add_argument("--profile", help="workload profile (TOML)")
     args = p.parse_args()
@@ -31,17 +32,20 @@ def main() -> int:
         workload = Workload.load(cfg.profile)
     except (ValueError, OSError) as exc:
         _cli.config_exit(f"PROFILE={cfg.profile}: {exc}")
-    _lock, store = _cli.start_worker(cfg, "scheduler", consumer_of=())
-    stream = establish_stream(store, cfg)
+    one_shot = args.backfill is not None
+    _lock, store = _cli.start_worker(cfg, "scheduler", consumer_of=(), one_shot=one_shot)
 
     async def make(life: Lifecycle) -> Scheduler:
+        # The stream (SIM_START from the wall clock) is fixed at the first step, once the runner has seen
+        # a plausible wall clock: a Pi started before NTP must not begin its stream in 1970.
         return Scheduler(
-            store, workload, stream, life, scale_factor=cfg.scale_factor, tick_interval=cfg.tick_interval_sec,
+            store, workload, lambda: establish_stream(store, cfg), life, scale_factor=cfg.scale_factor,
+            tick_interval=cfg.tick_interval_sec,
             backfill=timedelta(seconds=args.backfill) if args.backfill is not None else None,
-            catch_up=args.catch_up,
+            catch_up=args.catch_up, limits=Limits(cfg.max_backlog, int(cfg.min_free_disk)),
         )
 
-    return _cli.run_worker(make, drain=args.backfill is not None)
+    return _cli.run_worker(make, drain=one_shot, fail_fast=one_shot)
 
 
 if __name__ == "__main__":
