@@ -1,7 +1,8 @@
 """Backpressure: a bound on what waits, so an endpoint outage cannot fill the disk.
 
 Two limits: MAX_BACKLOG items waiting (intents plus payloads, in flight or not, counted in payloads)
-and MIN_FREE_DISK bytes left on the state folder's disk. At either the scheduler pauses: its simulated
+and MIN_FREE_DISK bytes left on the state folder's disk (free blocks plus the free pages inside queues.db,
+which SQLite reuses but never gives back). At either the scheduler pauses: its simulated
 clock stops, so the stream it writes later is the same one, only later. It resumes with hysteresis,
 below 90 % of the backlog bound and with 10 % more than the floor free, so it does not flap.
 """
@@ -9,7 +10,6 @@ below 90 % of the backlog bound and with 10 % more than the floor free, so it do
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,14 @@ def disk_free(folder: Path) -> int:
     return shutil.disk_usage(folder).free
 
 
+def reusable_bytes(store: Store) -> int:
+    """Free pages inside queues.db: SQLite reuses them for new rows but never returns them to the disk, so
+    after a backlog drains they count as free space (else a scheduler paused at the floor never resumes)."""
+    ((pages,),) = store.query("PRAGMA freelist_count")
+    ((size,),) = store.query("PRAGMA page_size")
+    return int(pages) * int(size)
+
+
 def backlog(store: Store) -> int:
     """Intents and payloads waiting, ready or in flight (each intent becomes one payload)."""
     total = 0
@@ -47,11 +55,6 @@ def backlog(store: Store) -> int:
         counts = store.counts(queue)
         total += int(counts["ready"]) + int(counts["unacked"])
     return total
-
-
-def read(store: Store, free: Callable[[Path], int] = disk_free) -> Reading:
-    """The current reading of a state folder."""
-    return Reading(backlog(store), free(store.path.parent))
 
 
 def pause_reason(reading: Reading, limits: Limits, paused: bool) -> str | None:

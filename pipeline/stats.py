@@ -67,7 +67,9 @@ def _add_liveness(out: dict[str, Any], state_dir: Path, limits: Limits | None, s
             "paused": paused is not None, "since": paused["since"] if paused else None,
             "reason": paused["reason"] if paused else None,
             "backlog": backpressure.backlog(store) if store is not None else 0, "max_backlog": limits.max_backlog,
-            "free_disk_bytes": backpressure.disk_free(state_dir), "min_free_disk_bytes": limits.min_free_disk,
+            "free_disk_bytes": backpressure.disk_free(state_dir) + (
+                backpressure.reusable_bytes(store) if store is not None else 0),
+            "min_free_disk_bytes": limits.min_free_disk,
         }
 
 

@@ -61,12 +61,13 @@ class Scheduler:
         catch_up: bool = False,
         limits: Limits = NO_LIMITS,
         disk_free: Callable[[Path], int] = backpressure.disk_free,
+        pause_poll: float = PAUSE_POLL,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.store, self.workload, self.life = store, workload, life
         self.scale_factor, self.tick_interval = scale_factor, tick_interval
-        self.limits, self._disk_free = limits, disk_free
+        self.limits, self._disk_free, self._pause_poll = limits, disk_free, pause_poll
         self._monotonic, self._wall = monotonic, wall
         self._backfill, self._catch_up = backfill, catch_up
         self.live = backfill is None
@@ -142,7 +143,9 @@ class Scheduler:
         if estimate is None:
             estimate = backpressure.backlog(self.store)
             self._counted = (now, estimate, self.emitted)
-        return Reading(estimate, self._disk_free(self.store.path.parent) if self.limits.min_free_disk else 2**62)
+        if not self.limits.min_free_disk:
+            return Reading(estimate, 2**62)
+        return Reading(estimate, self._disk_free(self.store.path.parent) + backpressure.reusable_bytes(self.store))
 
     def _held(self) -> bool:
         """Whether backpressure holds the clock now; logs each transition once."""
@@ -167,7 +170,7 @@ class Scheduler:
             self.paused["reason"] = reason
         self.life.note(paused=self.paused)
         if self.paused is not None:
-            self._next_pause_poll = self._monotonic() + PAUSE_POLL
+            self._next_pause_poll = self._monotonic() + self._pause_poll
             self._counted = None  # the consumers are draining: count afresh at the next look
         return self.paused is not None
 
@@ -176,7 +179,7 @@ class Scheduler:
         if self._make_stream is not None:
             self._start(self._make_stream())
         if self._held():
-            await self.life.sleep(PAUSE_POLL)
+            await self.life.sleep(self._pause_poll)
             self._last_tick = self._monotonic()
             return False
         if self.target is not None and self.sim_now < self.target:
