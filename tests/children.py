@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -51,7 +52,7 @@ def wait_for(predicate: Callable[[], Any], what: str, children: Iterable[Child],
     children = list(children)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError, KeyError):
+        with contextlib.suppress(OSError, ValueError, KeyError, sqlite3.Error):
             value = predicate()
             if value:
                 return value
