@@ -97,12 +97,14 @@ def role_state(state_dir: Path, role: str, now: float | None = None,
     """One role: {running, pid, since, last_heartbeat, rate_per_s, one_shot, problem, ...}."""
     now = time.time() if now is None else now
     out: dict[str, Any] = {"running": False, "pid": None, "since": None, "last_heartbeat": None,
-                           "rate_per_s": None, "one_shot": False, "problem": None, "paused": None}
+                           "rate_per_s": None, "one_shot": False, "problem": None, "paused": None,
+                           "stopped_at": None}
     try:
         record = json.loads(path_of(state_dir, role).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return out  # never ran here (or its first heartbeat is being written)
     out.update(pid=record.get("pid"), since=record.get("since"), last_heartbeat=record.get("last_heartbeat"),
+               stopped_at=record.get("stopped_at"),
                one_shot=bool(record.get("one_shot")), paused=record.get("paused"),
                waiting_for_clock=bool(record.get("waiting_for_clock")))
     beat_age = max(0.0, now - float(record.get("last_heartbeat_ts") or 0.0))
@@ -135,8 +137,8 @@ def problems(roles: dict[str, dict[str, Any]]) -> list[str]:
     """
     found = []
     for state in roles.values():
-        if state["problem"] is None or (state["one_shot"] and "not cleanly" not in state["problem"]
-                                        and "stopped" in state["problem"]):
+        # A one-shot run that ended reports its outcome by its exit code (a --drain paused by a 410 exits 1).
+        if state["problem"] is None or (state["one_shot"] and state["stopped_at"] is not None):
             continue
         found.append(state["problem"])
     return found

@@ -22,7 +22,10 @@ from pipeline.locks import RoleLock
 from pipeline.queues import QUEUE_FILE, Store, integrity_ok
 from pipeline.receiver import free_port
 
-ENV = {"SEED": "11", "SIM_START": "2026-03-02T00:00:00Z", "ENRICHER": "offline", "ENRICH_BATCH_SIZE": "64"}
+# MIN_FREE_DISK=0: these tests run into a real ENOSPC on purpose, past the floor that would pause the
+# scheduler first (tests/test_backpressure.py tests the floor).
+ENV = {"SEED": "11", "SIM_START": "2026-03-02T00:00:00Z", "ENRICHER": "offline", "ENRICH_BATCH_SIZE": "64",
+       "MIN_FREE_DISK": "0"}
 WAIT = 60.0  # generous: only how long a broken run hangs before failing
 
 
