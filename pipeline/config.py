@@ -86,10 +86,11 @@ def _writable_folder(path: Path) -> Path:
     """
     path = _resolve(path)
     probe = path
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
+    try:
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+    except PermissionError:  # a parent folder this user may not even look into
+        raise ValueError(f"a folder this user ({_user()}) may reach ({probe} is not accessible)") from None
     if not probe.is_dir():
         where = "" if probe == path else f" ({probe} is a file)"
         raise ValueError(f"a folder, not a file{where}")
@@ -240,6 +241,8 @@ def _expected(error: Any) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind in ("float_parsing", "float_type"):
         return "a number"
+    if kind == "finite_number":
+        return "a finite number (not inf or nan)"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "a whole number"
     bounds = {"greater_than": "greater than {gt}", "greater_than_equal": "at least {ge}",

@@ -25,9 +25,17 @@ from pipeline.workers.sdnotify import Notifier
 T = TypeVar("T")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (the usage itself is what --help is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parser(prog: str, description: str) -> argparse.ArgumentParser:
     """An argument parser with the flags every command has."""
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = _Parser(prog=prog, description=description)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--state-dir", type=folder_path, help="queue folder (default: STATE_DIR or data/state)")
     return p
