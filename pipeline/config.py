@@ -89,8 +89,8 @@ def _writable_folder(path: Path) -> Path:
     try:
         while not probe.exists() and probe.parent != probe:
             probe = probe.parent
-    except PermissionError:  # a parent folder this user may not even look into
-        raise ValueError(f"a folder this user ({_user()}) may reach ({probe} is not accessible)") from None
+    except OSError as exc:  # a parent this user may not look into, a name too long for the file system
+        raise ValueError(f"a folder this user ({_user()}) may reach ({probe}: {exc.strerror})") from None
     if not probe.is_dir():
         where = "" if probe == path else f" ({probe} is a file)"
         raise ValueError(f"a folder, not a file{where}")
