@@ -42,7 +42,8 @@ def _profile(tmp_path: Path, text: str | bytes) -> str:
         path.write_bytes(text)
     else:
         base = (root / "data/profiles/default.toml").read_text()
-        path.write_text(base.replace(*text.split("|", 1)) if "|" in text else text)
+        old, _, new = text.partition("|")
+        path.write_text(base.replace(old, new) if new else text)
     return str(path)
 
 

@@ -88,8 +88,10 @@ def test_a_first_start_at_1970_fixes_nothing_and_signs_nothing_until_the_clock_i
     with running(*everyone):
         wait_for(lambda: receiver_stats(port), "the receiver listens", everyone)
         for child in (scheduler, deliverer):
-            wait_for(lambda c=child: "clock.implausible" in c.output(), f"{child.label} waits for the clock",
-                     everyone)
+            def waiting(c: Child = child) -> bool:
+                return "clock.implausible" in c.output()
+
+            wait_for(waiting, f"{child.label} waits for the clock", everyone)
         time.sleep(3)  # long enough for a tick, a stream and a delivery, had any of them happened
         assert _stream_meta(tmp_path / "fresh") is None, "no SIM_START fixed at 1970"
         assert receiver_stats(port) == {"received": 0, "unique": 0, "duplicates": 0}

@@ -53,7 +53,11 @@ def test_the_enricher_stops_at_once_with_100k_intents_queued_and_loses_none(
         enricher = Child("enricher", env=env, logs=logs, label=f"enricher-{attempt}")
         with running(enricher):
             before = len(_rows(state, "payloads"))
-            wait_for(lambda b=before: len(_rows(state, "payloads")) > b + 500, "the enricher is busy", [enricher])
+
+            def busy(before: int = before) -> bool:
+                return len(_rows(state, "payloads")) > before + 500
+
+            wait_for(busy, "the enricher is busy", [enricher])
             took = _stop_seconds(enricher)
         assert took <= STOP_WITHIN_S, f"stopped in {took:.2f} s\n{enricher.output()[-2000:]}"
         left, made = _rows(state, "intents"), _rows(state, "payloads")
@@ -100,9 +104,12 @@ def test_the_deliverer_stops_at_once_with_100k_payloads_and_requests_in_flight(
         for attempt in range(2):
             deliverer = Child("deliverer", env=env, logs=logs, label=f"deliverer-{attempt}")
             with running(deliverer):
-                before = (receiver_stats(port) or {}).get("received", 0)
-                wait_for(lambda b=before: (receiver_stats(port) or {}).get("received", 0) > b + 20,
-                         "deliveries under way", [deliverer, receiver])
+                before = int((receiver_stats(port) or {}).get("received", 0))
+
+                def under_way(before: int = before) -> bool:
+                    return int((receiver_stats(port) or {}).get("received", 0)) > before + 20
+
+                wait_for(under_way, "deliveries under way", [deliverer, receiver])
                 took = _stop_seconds(deliverer)
             assert took <= STOP_WITHIN_S, f"stopped in {took:.2f} s\n{deliverer.output()[-2000:]}"
             received = {json.loads(line)["webhook_id"] for line in store.read_text().splitlines() if line}
