@@ -12,6 +12,7 @@ from pipeline.backpressure import Limits
 from pipeline.clock import load_checkpoint
 from pipeline.delivery import dead, outcomes, retry_state
 from pipeline.queues import Store
+from pipeline.secrets import mask_url
 from pipeline.stream import read_stream
 from pipeline.wallclock import BUILD_FLOOR
 from pipeline.wallclock import age as wall_age
@@ -102,6 +103,8 @@ def collect(store: Store | None, scale_factor: float, state_dir: Path | None = N
         text = store.get_meta(key)
         if text is not None:
             out[section].update(json.loads(text))
+    if out["delivery"].get("last_error"):  # an error text may quote the URL, credentials included
+        out["delivery"]["last_error"] = mask_url(str(out["delivery"]["last_error"]))
     # The pause record itself, not the deliverer's last snapshot: `--resume` may have lifted it since.
     pause = outcomes.read_pause(store)
     out["delivery"]["paused"] = pause is not None

@@ -36,10 +36,11 @@ BACKFILL_CHUNK = timedelta(seconds=WINDOW_SECONDS * 6)
 QUIET_CHECKPOINT_EVERY = 10.0
 # Backpressure: counting a large queue is a scan, so the backlog is recounted only this often (seconds)
 # or when the running estimate (last count + intents written since) nears the bound; the free disk is
-# read at every step (one statvfs). A paused scheduler looks again every PAUSE_POLL seconds.
+# read at every step (one statvfs). A paused scheduler looks again every PAUSE_POLL seconds (a count of a
+# million rows takes a Pi a moment; resuming a few seconds late costs nothing).
 RECOUNT_EVERY = 10.0
 RECOUNT_NEAR = 0.9
-PAUSE_POLL = 1.0
+PAUSE_POLL = 5.0
 NO_LIMITS = Limits(max_backlog=2**62, min_free_disk=0)
 
 
