@@ -216,6 +216,8 @@ class Settings(BaseSettings):
         description="Free space (bytes, or 500MB, 1GiB) the state folder's disk must keep: below it the "
                     "scheduler pauses, and resumes once 10 % more is free. 0 (off) to 1 PiB.")] = ByteSize(
         1024**3)
+    # bin/dashboard on an address other than loopback refuses to start without it.
+    dashboard_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _gemini_needs_key(self) -> Settings:
@@ -268,7 +270,7 @@ def load_settings(**overrides: Any) -> Settings:
             raise ConfigError("ENRICHER", "gemini", "GEMINI_API_KEY to be set (or ENRICHER=offline)") from None
         field = str(error["loc"][0])
         value = error.get("input")
-        if "secret" in field or "key" in field:
+        if "secret" in field or "key" in field or "token" in field:
             value = "***"  # secrets never reach logs or messages
         elif isinstance(value, Path):
             value = str(value)

@@ -277,6 +277,36 @@ def open_readonly(state_dir: Path) -> Store | None:
     return Store(state_dir) if path.exists() else None
 
 
+def open_reader(state_dir: Path, busy_timeout: float = 5.0) -> Store | None:
+    """A store opened with SQLite's mode=ro, or None when no queue file exists yet (the dashboard).
+
+    Unlike `open_readonly` it creates no table and stamps nothing: the connection cannot write, so it
+    never takes the write lock the workers need (a WAL reader does not block them either). Without a
+    `-wal` file no writer has the file open (the last one to close folds the WAL in and deletes it), and
+    SQLite would create the `-wal` and `-shm` files to read it: the file is then read as immutable, so the
+    folder stays untouched (and readable where the sandbox makes it read-only).
+    """
+    if not state_dir.is_dir():
+        raise UsageError(f"{state_dir}: no such state folder (read-only commands never create one)")
+    path = state_dir / QUEUE_FILE
+    check_file(path)
+    if not path.exists():
+        return None
+    store = Store.__new__(Store)
+    store.path, store.synchronous = path, "FULL"
+    try:
+        quiet = "" if path.with_name(f"{QUEUE_FILE}-wal").exists() else "&immutable=1"
+        store._conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{quiet}", uri=True, timeout=busy_timeout,
+                                      isolation_level=None)
+        store._check_layout(queue for queue in QUEUES if store.query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_table(queue),)))
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError):
+            raise QueueWriteError(path, str(exc)) from exc
+        raise StateError(path, f"unreadable ({exc})") from exc
+    return store
+
+
 def integrity_ok(path: Path) -> bool:
     """PRAGMA integrity_check of one queue file."""
     conn = sqlite3.connect(path)

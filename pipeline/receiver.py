@@ -23,9 +23,12 @@ from typing import IO, Any
 import structlog
 from aiohttp import web
 
+from pipeline.dashboard.received import Received
+from pipeline.dashboard.server import Hub, add_routes
 from pipeline.delivery.signing import secret_key, verify, well_formed_timestamp
 
 log = structlog.get_logger()
+PAGE_REFRESH_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,8 @@ class ReceiverState:
     duplicates: int = 0
     answered: Counter[int] = field(default_factory=Counter)
     dropped: int = 0
+    view: Received = field(default_factory=Received)  # what the page at / shows
+    hub: Hub | None = None
 
 
 def free_port() -> int:
@@ -122,6 +127,9 @@ def _accept(state: ReceiverState, request: web.Request, parsed: dict[str, Any]) 
                   "received_at": time.time(), "duplicate": duplicate, "body": parsed}
         state.store.write(json.dumps(record) + "\n")
         state.store.flush()
+    state.view.add(parsed, duplicate=duplicate)
+    if state.hub is not None:
+        state.hub.poke()  # an open page shows the payload now, not at its next refresh
     if state.echo is not None and not duplicate:
         state.echo.write(readable_line(parsed) + "\n")
         state.echo.flush()
@@ -187,6 +195,15 @@ def make_app(*, store: Path | None = None, secret: str | None = None, echo: bool
     app.router.add_post("/webhook", _webhook)
     app.router.add_get("/stats", _stats)
     app.router.add_get("/answers", _answers)
+
+    async def page() -> dict[str, Any]:
+        return {"mode": "receiver", "generated_at": time.time(), "url": "/webhook",
+                "receiver": {"received": state.received, "unique": len(state.seen), "duplicates": state.duplicates,
+                             "answered": {str(k): v for k, v in sorted(state.answered.items())},
+                             "dropped": state.dropped},
+                "money": state.view.money(), "payloads": state.view.latest()}
+
+    state.hub = add_routes(app, page, refresh=PAGE_REFRESH_S)
     return app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,21 @@ def collect(store: Store | None, scale_factor: float, state_dir: Path | None = N
     return out
 
 
+def report(store: Store | None, scale_factor: float, *, max_age: float | None = None,
+           with_dead: bool = False, state_dir: Path | None = None, limits: Limits | None = None) -> dict[str, Any]:
+    """What `queue-stats --json` prints (and the dashboard shows): `collect`, plus the `check` key when
+    `max_age` is given and the dead letters' list with `with_dead`; with `state_dir`, each worker's
+    liveness (and with `limits` the backpressure state), which `check` then judges too."""
+    stats = collect(store, scale_factor, state_dir, limits)
+    if with_dead:
+        letters = dead.read_all(store) if store is not None else []
+        stats["dead"]["letters"] = [item.letter.model_dump(mode="json", exclude={"body"}) for item in letters]
+    if max_age is not None:
+        problems = health_problems(stats, oldest_payload_age(store), max_age)
+        stats["check"] = {"healthy": not problems, "problems": problems}
+    return stats
+
+
 def render_table(stats: dict[str, Any]) -> str:
     """The readable form."""
     q, d, clock = stats["queues"], stats["delivery"], stats["sim_clock"]
@@ -205,15 +221,18 @@ def health_problems(stats: dict[str, Any], oldest_payload_s: float | None, max_a
     return problems
 
 
-def render_dead(letters: list[dead.Letter]) -> str:
-    """The `--dead` listing, oldest first."""
+def render_dead(letters: list[dict[str, Any]]) -> str:
+    """The `--dead` listing, oldest first (the `dead.letters` of `report(..., with_dead=True)`)."""
     if not letters:
         return "no dead letters"
     lines = [f"{'payload id':<28} {'reason':<11} {'status':>6} {'attempts':>8}  {'first attempt':<20} "
              f"{'dead at':<20} response"]
-    for item in letters:
-        d = item.letter
-        lines.append(f"{d.payload_id:<28} {d.reason:<11} {d.last_status or '-':>6} {d.attempts:>8}  "
-                     f"{d.first_attempt_at:%Y-%m-%d %H:%M:%S}  {d.dead_at:%Y-%m-%d %H:%M:%S}  "
-                     f"{' '.join(d.response_snippet.split())[:60]}")
+    for d in letters:
+        lines.append(f"{d['payload_id']:<28} {d['reason']:<11} {d['last_status'] or '-':>6} {d['attempts']:>8}  "
+                     f"{_when(d['first_attempt_at'])}  {_when(d['dead_at'])}  "
+                     f"{' '.join(d['response_snippet'].split())[:60]}")
     return "\n".join(lines)
+
+
+def _when(iso: str) -> str:
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S")

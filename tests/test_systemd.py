@@ -50,8 +50,9 @@ def parse_unit(text: str) -> Unit:
 
 @pytest.fixture
 def rendered(tmp_path: Path) -> dict[str, str]:
-    """The units rendered for this checkout, the current user and a temporary state folder."""
-    return render_units(unit_values(ROOT, getpass.getuser(), tmp_path / "state"))
+    """The units rendered for this checkout, the current user and a temporary state folder (the optional
+    dashboard's included)."""
+    return render_units(unit_values(ROOT, getpass.getuser(), tmp_path / "state"), with_dashboard=True)
 
 
 def test_services_carry_the_required_directives(rendered: dict[str, str], tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_systemd_analyze_verify_accepts_the_rendered_units(rendered: dict[str, s
     folder.mkdir()
     for name, text in rendered.items():
         (folder / name).write_text(text)
-    result = subprocess.run([analyze, "verify", "--man=no", *(str(folder / n) for n in UNITS)],
+    result = subprocess.run([analyze, "verify", "--man=no", *(str(folder / n) for n in rendered)],
                             capture_output=True, text=True, check=False, timeout=GUARD_S)
     assert (result.returncode, result.stdout + result.stderr) == (0, "")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.bench import baselines, footprint, ours
+from pipeline.bench import dashboard as dashboard_bench
 from pipeline.bench.procs import strace_usable
 from pipeline.bench.rig import Rig, median, percentile
 from pipeline.config import Settings
@@ -36,12 +37,13 @@ class Plan:
     pickup_rate: float = 20.0
     steady_seconds: float = 30.0
     steady_scale: float = 720.0
+    dashboard_seconds: float = 30.0
 
     @classmethod
     def quick(cls) -> Plan:
         """Small enough for a test; the numbers only show that every measurement works."""
         return cls(n=600, runs=1, raw_n=500, http_n=300, backfill_days=2, idle_seconds=2.0, pickup_count=30,
-                   pickup_rate=50.0, steady_seconds=4.0)
+                   pickup_rate=50.0, steady_seconds=4.0, dashboard_seconds=4.0)
 
 
 def machine(rig: Rig) -> dict[str, Any]:
@@ -129,4 +131,8 @@ def run_all(rig: Rig, settings: Settings, plan: Plan, progress: Callable[[str], 
     out["steady_ms"] = {"n": len(lat), "p50": percentile(lat, 50) * 1000, "p99": percentile(lat, 99) * 1000,
                         "emitted_p50": percentile(hop, 50) * 1000, "emitted_p99": percentile(hop, 99) * 1000,
                         "scale": plan.steady_scale}
+    progress(f"(f) dashboard with one tab open, {plan.dashboard_seconds:g} s at SCALE_FACTOR={plan.steady_scale:g}")
+    dash = [dashboard_bench.footprint(rig, plan.dashboard_seconds, plan.steady_scale) for _ in range(plan.runs)]
+    out["dashboard"] = {**dashboard_bench.as_dict(dash[0]), "cpu_percent": median([x.cpu_percent for x in dash]),
+                        "peak_rss_mb": max(x.peak_rss_mb for x in dash)}
     return out

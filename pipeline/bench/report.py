@@ -65,6 +65,12 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     rows.append((f"{fill['days']}-day backfill <= 2x raw puts of the same count",
                  f"{fill['seconds']:.2f} s vs {raw_time:.2f} s for {fill['intents']:,} puts = "
                  f"{fill['seconds'] / raw_time:.2f}x", fill["seconds"] <= 2 * raw_time))
+    if "dashboard" in r:
+        dash = r["dashboard"]
+        rows += [("dashboard peak RSS <= 60 MB (one tab open)", f"{dash['peak_rss_mb']:.1f} MB",
+                  dash["peak_rss_mb"] <= 60),
+                 ("dashboard CPU <= 2 % of one core (one tab open)", f"{dash['cpu_percent']:.2f} %",
+                  dash["cpu_percent"] <= 2.0)]
     return rows
 
 

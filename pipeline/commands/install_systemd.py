@@ -26,6 +26,8 @@ TEMPLATES = ROOT / "systemd"
 ROLES = ("scheduler", "enricher", "deliverer")
 TARGET = "finops-generator.target"
 UNITS = (*(f"finops-{role}.service" for role in ROLES), TARGET)
+# Optional (--with-dashboard): not part of the target, so stopping the generator leaves the page up.
+DASHBOARD = "finops-dashboard.service"
 # The seed's single-process unit: it would fight the three new ones for the queues.
 LEGACY = "finops-generator.service"
 UNIT_DIR = Path("/etc/systemd/system")
@@ -90,14 +92,25 @@ def check_env_file(path: Path) -> str | None:
     return None
 
 
+def _say_clock_wait(enabled: bool) -> None:
+    if enabled:
+        print(f"enabled {TIME_WAIT_SYNC}: the workers start only once the clock is synchronised (NTP)")
+    else:
+        print(f"install-systemd: {TIME_WAIT_SYNC} is not installed: with another NTP client enable its wait "
+              "unit (chrony: chrony-wait.service); the workers also wait by themselves while the clock reads "
+              "before this build", file=sys.stderr)
+
+
 def time_wait_sync_unit() -> Path | None:
     """systemd-time-wait-sync.service on this host, if installed."""
     return next((d / TIME_WAIT_SYNC for d in SYSTEM_UNIT_DIRS if (d / TIME_WAIT_SYNC).exists()), None)
 
 
-def render_units(values: Mapping[str, str], templates: Path = TEMPLATES) -> dict[str, str]:
+def render_units(values: Mapping[str, str], templates: Path = TEMPLATES, *,
+                 with_dashboard: bool = False) -> dict[str, str]:
     """Every unit file name mapped to its rendered text."""
-    return {name: render((templates / name).read_text(encoding="utf-8"), values) for name in UNITS}
+    names = (*UNITS, DASHBOARD) if with_dashboard else UNITS
+    return {name: render((templates / name).read_text(encoding="utf-8"), values) for name in names}
 
 
 def _service_user(given: str | None) -> str:
@@ -168,17 +181,19 @@ def install(units: Mapping[str, str], unit_dir: Path, state_dir: Path, host: Hos
         print(f"install-systemd: disabling the older single {LEGACY} (its file is left in place)")
         if host.as_root("systemctl", "disable", "--now", LEGACY) != 0:
             return 1
-    wait_sync = [("systemctl", "enable", TIME_WAIT_SYNC)] if time_wait_sync_unit() is not None else []
-    for argv in (("systemctl", "daemon-reload"), ("systemctl", "enable", TARGET), *wait_sync):
+    enable = [("systemctl", "daemon-reload"), ("systemctl", "enable", TARGET)]
+    if DASHBOARD in units:
+        enable.append(("systemctl", "enable", DASHBOARD))
+    wait_sync = time_wait_sync_unit() is not None
+    if wait_sync:
+        enable.append(("systemctl", "enable", TIME_WAIT_SYNC))
+    for argv in enable:
         if host.as_root(*argv) != 0:
             return 1
-    if wait_sync:
-        print(f"enabled {TIME_WAIT_SYNC}: the workers start only once the clock is synchronised (NTP)")
-    else:
-        print(f"install-systemd: {TIME_WAIT_SYNC} is not installed: with another NTP client enable its wait "
-              "unit (chrony: chrony-wait.service); the workers also wait by themselves while the clock reads "
-              "before this build", file=sys.stderr)
+    _say_clock_wait(wait_sync)
     print(f"installed; start or restart everything with: sudo systemctl restart {TARGET}")
+    if DASHBOARD in units:
+        print(f"dashboard: sudo systemctl restart {DASHBOARD}, then open http://127.0.0.1:8090/ on this machine")
     return 0
 
 
@@ -190,6 +205,8 @@ def main() -> int:
     p.add_argument("--user", help="the account the services run as (default: you, or the sudo caller)")
     p.add_argument("--dry-run", action="store_true", help="print the rendered units and install nothing")
     p.add_argument("--unit-dir", type=Path, default=UNIT_DIR, help=f"where units go (default {UNIT_DIR})")
+    p.add_argument("--with-dashboard", action="store_true",
+                   help=f"also install and enable {DASHBOARD} (bin/dashboard, read-only, on 127.0.0.1:8090)")
     args = p.parse_args()
     user = _service_user(args.user)
     try:
@@ -203,13 +220,14 @@ def main() -> int:
         print(f"install-systemd: {env_problem}", file=sys.stderr)
         return 78
     cfg = _cli.settings(args)
-    units = render_units(unit_values(ROOT, user, cfg.state_dir))
+    units = render_units(unit_values(ROOT, user, cfg.state_dir), with_dashboard=args.with_dashboard)
     if args.dry_run:
         for name, text in units.items():
             print(f"# ---- {args.unit_dir / name} ----\n{text}")
         print(f"# without --dry-run: .venv and {cfg.state_dir} made as {user}, these units installed, an older "
-              f"{LEGACY} disabled, systemctl daemon-reload, systemctl enable {TARGET} (and {TIME_WAIT_SYNC}, so the "
-              "workers start once the clock is synchronised)")
+              f"{LEGACY} disabled, systemctl daemon-reload, systemctl enable {TARGET}"
+              f"{f', systemctl enable {DASHBOARD}' if args.with_dashboard else ''}"
+              f" (and {TIME_WAIT_SYNC}, so the workers start once the clock is synchronised)")
         return 0
     if shutil.which("systemctl") is None:
         print("install-systemd: systemctl not found: this needs a system run by systemd", file=sys.stderr)

@@ -10,9 +10,8 @@ import time
 from pipeline.backpressure import Limits
 from pipeline.commands import _cli
 from pipeline.config import Settings
-from pipeline.delivery import dead
 from pipeline.queues import open_readonly
-from pipeline.stats import collect, health_problems, oldest_payload_age, render_dead, render_table
+from pipeline.stats import render_dead, render_table, report
 
 DEFAULT_MAX_AGE = 3600.0
 
@@ -47,24 +46,19 @@ def _show(args: argparse.Namespace, cfg: Settings) -> int:
     """Print the stats once; 1 when --check finds the pipeline unhealthy."""
     store = open_readonly(cfg.state_dir)
     try:
-        stats = collect(store, cfg.scale_factor, cfg.state_dir, Limits(cfg.max_backlog, int(cfg.min_free_disk)))
-        letters = dead.read_all(store) if args.dead and store is not None else []
-        oldest = oldest_payload_age(store)
+        stats = report(store, cfg.scale_factor, max_age=args.max_age if args.check else None,
+                       with_dead=args.dead, state_dir=cfg.state_dir,
+                       limits=Limits(cfg.max_backlog, int(cfg.min_free_disk)))
     finally:
         if store is not None:
             store.close()
-    problems = health_problems(stats, oldest, args.max_age) if args.check else []
+    problems = stats["check"]["problems"] if args.check else []
     if args.json:
-        if args.dead:
-            stats["dead"]["letters"] = [
-                item.letter.model_dump(mode="json", exclude={"body"}) for item in letters]
-        if args.check:
-            stats["check"] = {"healthy": not problems, "problems": problems}
         sys.stdout.write(json.dumps(stats) + "\n")
     else:
         if args.watch:
             sys.stdout.write("\x1b[H\x1b[2J")
-        sys.stdout.write((render_dead(letters) if args.dead else render_table(stats)) + "\n")
+        sys.stdout.write((render_dead(stats["dead"].get("letters", [])) if args.dead else render_table(stats)) + "\n")
         if args.check:
             sys.stdout.write("\n".join(f"UNHEALTHY: {p}" for p in problems) if problems else "healthy")
             sys.stdout.write("\n")
