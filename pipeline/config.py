@@ -234,6 +234,7 @@ class Settings(BaseSettings):
 _EXPECTED = {
     "webhook_url": "an http(s) URL such as http://127.0.0.1:8080/webhook",
     "gemini_base_url": "an http(s) URL such as http://127.0.0.1:9000",
+    "min_free_disk": "a size such as 0, 500MB or 1GiB, at most 1PiB",
     "sim_start": "an ISO 8601 UTC time from 2000-01-01 to before 2100-01-01, such as 2026-03-02T00:00:00Z",
 }
 
