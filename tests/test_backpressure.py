@@ -153,6 +153,9 @@ def test_an_outage_fills_a_small_disk_to_the_floor_then_every_payload_arrives(
     assert result.returncode == 0, result.stderr
     expected = {intent["id"] for intent in intents_in(tmp_path / "clean")}
     assert len(expected) > 5000 and received == expected
+    bp = paused["backpressure"]
+    print(f"paused at backlog {bp['backlog']}, free {bp['free_disk_bytes']} B (floor {bp['min_free_disk_bytes']}); "
+          f"received {len(received)} = clean backfill {len(expected)}, dead {final['dead']['count']}")
 
 
 def _queue_stats(*args: str) -> list[str]:
