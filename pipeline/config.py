@@ -280,4 +280,5 @@ def load_settings(**overrides: Any) -> Settings:
         text = repr(value)
         if len(text) > 80:  # one readable line, whatever was pasted
             value = text[:77] + "..."
-        raise ConfigError(field.upper(), value, _EXPECTED.get(field) or _expected(error)) from None
+        expected = _EXPECTED.get(field) or _expected(error)
+        raise ConfigError(field.upper(), value, expected.replace("\n", "\\n")) from None  # one line, always
