@@ -28,6 +28,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pipeline import ROOT
 from pipeline.errors import ConfigError
+from pipeline.events import parse_event_types
+from pipeline.models import EVENT_TYPES
 from pipeline.secrets import mask_url
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -166,6 +168,10 @@ class Settings(BaseSettings):
 
     gemini_api_key: SecretStr | None = None
     gemini_model: str = "gemini-2.5-flash-lite"
+    # A model the API no longer serves (404): move to its successor in data/gemini_models.toml, or exit 78.
+    gemini_model_fallback: Literal["successor", "none"] = "successor"
+    # Gemini texts become templates that write the intents Gemini's quota does not cover (off: offline).
+    phrasebank: Literal["on", "off"] = "on"
     gemini_base_url: AnyHttpUrl | None = None
     enricher: Literal["auto", "gemini", "offline"] = "auto"
     webhook_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080/webhook")
@@ -216,6 +222,8 @@ class Settings(BaseSettings):
         description="Free space (bytes, or 500MB, 1GiB) the state folder's disk must keep: below it the "
                     "scheduler pauses, and resumes once 10 % more is free. 0 (off) to 1 PiB.")] = ByteSize(
         1024**3)
+    # Which event types the deliverer sends (comma-separated, or all); the others are acknowledged unsent.
+    webhook_event_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_event_types)] = EVENT_TYPES
     # bin/dashboard on an address other than loopback refuses to start without it.
     dashboard_token: SecretStr | None = None
 

@@ -43,6 +43,7 @@ def main() -> int:
             tick_interval=cfg.tick_interval_sec,
             backfill=timedelta(seconds=args.backfill) if args.backfill is not None else None,
             catch_up=args.catch_up, limits=Limits(cfg.max_backlog, int(cfg.min_free_disk)),
+            cost_events="cost.usage" in cfg.webhook_event_types,
         )
 
     return _cli.run_worker(make, drain=one_shot, fail_fast=one_shot)

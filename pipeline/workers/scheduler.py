@@ -15,11 +15,13 @@ from pathlib import Path
 
 import structlog
 
-from pipeline import backpressure
+from pipeline import backpressure, pending
 from pipeline.backpressure import Limits, Reading
-from pipeline.clock import Checkpoint, advance, load_checkpoint, save_checkpoint
+from pipeline.clock import Checkpoint, advance, load_checkpoint, save_checkpoint, utc_now
 from pipeline.errors import QueueWriteError
-from pipeline.models import Intent
+from pipeline.events import EVENT_MODELS, event_type, lifecycle_events, order_key, stamp
+from pipeline.focus.live import LiveBill
+from pipeline.models import Intent, JobLife
 from pipeline.queues import Store
 from pipeline.stream import Stream
 from pipeline.workers.runner import Lifecycle
@@ -44,6 +46,12 @@ PAUSE_POLL = 5.0
 NO_LIMITS = Limits(max_backlog=2**62, min_free_disk=0)
 
 
+def _restamped(body: bytes, emitted_at: datetime) -> bytes:
+    """A stored lifecycle event with the real time it is emitted (it waited since its job's request)."""
+    model = EVENT_MODELS[event_type(body) or "job.finished"]
+    return model.model_validate_json(body).model_copy(update={"emitted_at": emitted_at}).model_dump_json().encode()
+
+
 class Scheduler:
     """Live: one tick every `tick_interval` real seconds. Backfill/catch-up: chunks up to a target."""
 
@@ -63,6 +71,7 @@ class Scheduler:
         limits: Limits = NO_LIMITS,
         disk_free: Callable[[Path], int] = backpressure.disk_free,
         pause_poll: float = PAUSE_POLL,
+        cost_events: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -74,7 +83,8 @@ class Scheduler:
         self.live = backfill is None
         self.emitted = 0
         self.target: datetime | None = None  # fast-forward goal: backfill end or catch-up end
-        self._windows: dict[int, list[Intent]] = {}
+        self._windows: dict[int, list[tuple[Intent, JobLife]]] = {}
+        self._cost_events = cost_events  # False when WEBHOOK_EVENT_TYPES leaves cost.usage out: none are made
         self.paused: dict[str, str] | None = None  # {"since", "reason"} while backpressure holds the clock
         self._counted: tuple[float, int, int] | None = None  # (monotonic, backlog, self.emitted) at the count
         self._next_pause_poll = 0.0
@@ -102,35 +112,68 @@ class Scheduler:
         self._last_tick = self._monotonic()
         self._saved_at = self._last_tick  # when a checkpoint was last committed (monotonic)
         self._unsaved: Checkpoint | None = None  # the clock after quiet ticks that committed nothing
+        # The bill (cost.usage events, and each job's billed cost for job.finished) from the clock on.
+        self._bill = LiveBill(self.workload, stream.seed, stream.sim_start, self.sim_now, events=self._cost_events)
+        pending.ensure(self.store)
+        self._next_due = pending.next_due(self.store)  # earliest lifecycle event waiting for its time
         self._make_stream = None
 
-    def _intents_between(self, start: datetime, end: datetime) -> list[Intent]:
-        """Intents with start < occurred_at <= end, from the deterministic windows."""
-        found: list[Intent] = []
+    def _jobs_between(self, start: datetime, end: datetime) -> list[tuple[Intent, JobLife]]:
+        """Jobs with start < occurred_at <= end, with their lives, from the deterministic windows."""
+        found: list[tuple[Intent, JobLife]] = []
         for window in range(window_of(start), window_of(end) + 1):
             if window not in self._windows:
-                self._windows[window] = self.workload.window_intents(self.stream.seed, window)
-            found += [i for i in self._windows[window] if start < i.occurred_at <= end]
+                self._windows[window] = self.workload.window_jobs(self.stream.seed, window)
+                self._bill.feed(window, self._windows[window])
+            found += [job for job in self._windows[window] if start < job[0].occurred_at <= end]
         # Keep only the window still being filled; earlier ones are done for good.
         for window in [w for w in self._windows if w < window_of(end)]:
             del self._windows[window]
         return found
 
     def _commit(self, end: datetime, *, quiet_ok: bool = False) -> int:
-        intents = self._intents_between(self.sim_now, end)
+        try:
+            return self._write(end, quiet_ok=quiet_ok)
+        except BaseException:
+            # The bill moved on with this commit; a failed commit is re-lived from the saved clock.
+            self._bill = LiveBill(self.workload, self.stream.seed, self.stream.sim_start, self.sim_now,
+                                  events=self._cost_events)
+            raise
+
+    def _write(self, end: datetime, *, quiet_ok: bool) -> int:
+        jobs = self._jobs_between(self.sim_now, end)
+        until = stamp(end)
         checkpoint = Checkpoint(end, self._wall(), self.scale_factor)
-        if not intents and quiet_ok and self._monotonic() - self._saved_at < QUIET_CHECKPOINT_EVERY:
+        due = (self._next_due is not None and self._next_due <= until) or self._bill.next_due() <= end
+        if not jobs and not due and quiet_ok and self._monotonic() - self._saved_at < QUIET_CHECKPOINT_EVERY:
             self.sim_now, self._unsaved = end, checkpoint
             return 0
+        emitted_at = utc_now()
+        now: list[tuple[str, bytes]] = []  # (stream order, body) written in this commit
+        later: list[tuple[str, str, bytes]] = []  # (stream order, time, body) for the pending table
+        for intent, life in jobs:
+            now.append((order_key(intent.occurred_at, "job.requested", intent.id), intent.model_dump_json().encode()))
+            billed = self._bill.billed_cost(intent.id)
+            for event in lifecycle_events(intent, life, self.stream.seed, emitted_at, billed):
+                body = event.body.model_dump_json().encode()
+                if event.at <= until:
+                    now.append((event.key, body))
+                else:
+                    later.append((event.key, event.at, body))
+        now += self._bill.due(end, emitted_at)
         with self.store.transaction() as tx:
-            tx.put("intents", (i.model_dump_json().encode() for i in intents))
+            now += [(key, _restamped(body, emitted_at)) for key, body in pending.pop_due(tx, until)]
+            pending.add(tx, later)
+            now.sort(key=lambda item: item[0])
+            tx.put("intents", (body for _, body in now))
             save_checkpoint(tx, checkpoint)
+        self._next_due = pending.next_due(self.store)
         self._saved_at, self._unsaved = self._monotonic(), None
         self.sim_now = end
-        self.emitted += len(intents)
-        if intents:
-            log.debug("scheduler.emitted", count=len(intents), sim_now=end.isoformat())
-        return len(intents)
+        self.emitted += len(jobs)
+        if now:
+            log.debug("scheduler.emitted", count=len(jobs), events=len(now), sim_now=end.isoformat())
+        return len(jobs)
 
     def _reading(self) -> Reading:
         """The backlog (recounted only when due or near the bound) and the disk's free bytes."""
@@ -214,7 +257,8 @@ class Scheduler:
         if self._make_stream is not None:
             return "waiting to start the stream"
         held = f", PAUSED: {self.paused['reason']}" if self.paused else ""
-        return f"sim {self.sim_now:%Y-%m-%d %H:%M} UTC, {self.emitted} intents this run{held}"
+        return (f"sim {self.sim_now:%Y-%m-%d %H:%M} UTC, {self.emitted} intents this run, "
+                f"{pending.count(self.store)} lifecycle events waiting{held}")
 
     async def close(self) -> None:
         """Save the clock if quiet ticks moved it without a commit, then close the store."""
