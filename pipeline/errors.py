@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 # sysexits.h codes the units and users script against (README: exit codes).
@@ -55,11 +56,38 @@ class RoleLockedError(PipelineError):
 
 
 class QueueWriteError(PipelineError):
-    """A queue write failed (disk full, read-only file system); the caller retries later."""
+    """A queue write failed (disk full, read-only file system); a worker retries later, a one-shot
+    command (`--backfill`, `--drain`, `replay-dead`) stops with exit 75 (try again later)."""
+
+    exit_code = EX_TEMPFAIL
 
     def __init__(self, path: Path, cause: str) -> None:
         self.path, self.cause = path, cause
         super().__init__(f"cannot write {path}: {cause}")
+
+
+class OsProblem(PipelineError):
+    """An operating-system error at the edge (a busy port, a path we may not write): one line, no traceback.
+
+    A path or permission the user chose is a configuration problem (78); a busy port or a full or
+    read-only disk may pass (75); anything else is unexpected (1).
+    """
+
+    def __init__(self, what: str, exc: OSError) -> None:
+        self.errno = exc.errno
+        self.exit_code = _os_exit_code(exc.errno)
+        name = f" {exc.filename}" if exc.filename else ""
+        super().__init__(f"{what}{name}: {exc.strerror or exc}")
+
+
+def _os_exit_code(number: int | None) -> int:
+    config = (errno.EACCES, errno.EPERM, errno.ENOTDIR, errno.EISDIR, errno.ENOENT, errno.EADDRNOTAVAIL)
+    temporary = (errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EADDRINUSE, errno.EAGAIN, errno.EBUSY)
+    if number in config:
+        return EX_CONFIG
+    if number in temporary:
+        return EX_TEMPFAIL
+    return 1
 
 
 class DeliveryPausedError(PipelineError):

@@ -9,6 +9,18 @@ from typing import Any
 
 import structlog
 
+from pipeline.secrets import mask_url
+
+
+def _mask_urls(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Credentials in a URL's userinfo never reach a log line, whichever field carries them."""
+    return {key: mask_url(value) if isinstance(value, str) else value for key, value in event.items()}
+
+
+# Exception records without each frame's local variables: they hold secrets (keys, signed bodies).
+_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+
 
 def _timestamp(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     """RFC 3339 UTC with milliseconds and `Z`, like every other time the commands print."""
@@ -26,9 +38,9 @@ def configure(*, json: bool | None = None, level: int = logging.INFO) -> None:
         _timestamp,
     ]
     if as_json:
-        processors += [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        processors += [_TRACEBACKS, _mask_urls, structlog.processors.JSONRenderer()]
     else:
-        processors.append(structlog.dev.ConsoleRenderer())
+        processors += [_mask_urls, structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)]
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),

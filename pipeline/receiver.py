@@ -25,7 +25,7 @@ from aiohttp import web
 
 from pipeline.dashboard.received import Received
 from pipeline.dashboard.server import Hub, add_routes
-from pipeline.delivery.signing import secret_key, verify
+from pipeline.delivery.signing import secret_key, verify, well_formed_timestamp
 
 log = structlog.get_logger()
 PAGE_REFRESH_S = 2.0
@@ -126,13 +126,26 @@ def _fault(state: ReceiverState, webhook_id: str) -> web.Response | None:
     return None
 
 
-def _accept(state: ReceiverState, request: web.Request, body: bytes) -> None:
+def _malformed(state: ReceiverState, request: web.Request, body: bytes) -> tuple[web.Response | None, Any]:
+    """A 400 for a request no sender of ours makes (a timestamp that is not whole seconds, a body that is
+    not a JSON object), else the parsed body: such input must never reach a handler as a 500."""
+    if state.key is not None and not well_formed_timestamp(request.headers.get("webhook-timestamp", "")):
+        return web.Response(status=400, text="malformed webhook-timestamp: expected whole seconds"), None
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return web.Response(status=400, text="body is not JSON"), None
+    if not isinstance(parsed, dict):
+        return web.Response(status=400, text="body is not a JSON object"), None
+    return None, parsed
+
+
+def _accept(state: ReceiverState, request: web.Request, parsed: dict[str, Any]) -> None:
     webhook_id = request.headers.get("webhook-id", "")
     state.received += 1
     duplicate = webhook_id in state.seen
     state.seen.add(webhook_id)
     state.duplicates += duplicate
-    parsed = json.loads(body)
     if state.store is not None:
         record = {"webhook_id": webhook_id, "webhook_timestamp": request.headers.get("webhook-timestamp"),
                   "received_at": time.time(), "duplicate": duplicate, "body": parsed}
@@ -156,10 +169,12 @@ async def _webhook(request: web.Request) -> web.StreamResponse:
         assert request.transport is not None
         request.transport.abort()  # no answer at all: the sender sees the connection reset
         return web.Response(status=204)  # never written: the transport is gone
-    response = (web.Response(status=401, text="bad, missing or stale signature")
-                if not _signed(state, request, body) else _fault(state, request.headers.get("webhook-id", "")))
+    response, parsed = _malformed(state, request, body)
     if response is None:
-        _accept(state, request, body)
+        response = (web.Response(status=401, text="bad, missing or stale signature")
+                    if not _signed(state, request, body) else _fault(state, request.headers.get("webhook-id", "")))
+    if response is None:
+        _accept(state, request, parsed)
         response = web.Response(status=204)
     state.answered[response.status] += 1
     return response

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.config import load_settings, parse_duration
+from pipeline.config import MAX_DURATION, load_settings, parse_duration
 from pipeline.errors import ConfigError
 from tests.conftest import run
 
@@ -90,9 +90,13 @@ def test_config_error_carries_its_data() -> None:
 
 @given(st.integers(min_value=0, max_value=10**6), st.sampled_from(["", "s", "m", "h", "d"]))
 def test_duration_units(amount: int, unit: str) -> None:
-    """Every unit multiplies to seconds."""
-    factor = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-    assert parse_duration(f"{amount}{unit}") == amount * factor
+    """Every unit multiplies to seconds, up to ten years; beyond, the duration is refused."""
+    seconds = amount * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds <= MAX_DURATION:
+        assert parse_duration(f"{amount}{unit}") == seconds
+    else:
+        with pytest.raises(ValueError, match="up to 3650d"):
+            parse_duration(f"{amount}{unit}")
 
 
 @pytest.mark.parametrize("text", ["", "abc", "5y", "-3s", "1.2.3h"])

@@ -24,7 +24,10 @@ from pipeline.receiver import free_port
 
 pytestmark = pytest.mark.process  # every test here starts real processes
 
-ENV = {"SEED": "11", "SIM_START": "2026-03-02T00:00:00Z", "ENRICHER": "offline", "ENRICH_BATCH_SIZE": "64"}
+# MIN_FREE_DISK=0: these tests run into a real ENOSPC on purpose, past the floor that would pause the
+# scheduler first (tests/test_backpressure.py tests the floor).
+ENV = {"SEED": "11", "SIM_START": "2026-03-02T00:00:00Z", "ENRICHER": "offline", "ENRICH_BATCH_SIZE": "64",
+       "MIN_FREE_DISK": "0"}
 WAIT = 60.0  # generous: only how long a broken run hangs before failing
 
 

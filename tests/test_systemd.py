@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -17,7 +18,17 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.commands.install_systemd import LEGACY, ROLES, TARGET, UNITS, render_units, unit_values
+from pipeline.commands.install_systemd import (
+    LEGACY,
+    ROLES,
+    TARGET,
+    TIME_WAIT_SYNC,
+    UNITS,
+    check_env_file,
+    render_units,
+    time_wait_sync_unit,
+    unit_values,
+)
 from pipeline.errors import ConfigError
 from tests.conftest import BIN, ROOT
 
@@ -64,7 +75,7 @@ def test_services_carry_the_required_directives(rendered: dict[str, str], tmp_pa
         assert (one["ProtectSystem"], one["ProtectHome"]) == ("strict", "read-only"), name
         assert one["NoNewPrivileges"] == "yes" and one["PrivateTmp"] == "yes" and one["MemoryMax"], name
         assert "EnvironmentFile" not in unit and one["PartOf"] == TARGET, name
-        assert "@" not in rendered[name], f"{name} has an unfilled placeholder"
+        assert not re.search(r"@[A-Z_]+@", rendered[name]), f"{name} has an unfilled placeholder"
     target = parse_unit(rendered[TARGET])
     assert set(target["Wants"][0].split()) == set(SERVICES) and target["WantedBy"] == ["multi-user.target"]
 
@@ -242,4 +253,59 @@ def test_installer_installs_renders_and_enables(legacy: bool, tmp_path: Path, en
     assert all(text in dry.stdout for text in expected.values())
     assert state.is_dir()
     retire = [f"disable --now {LEGACY}"] if legacy else [f"is-enabled --quiet {LEGACY}"]
-    assert calls.read_text().splitlines() == [*retire, "daemon-reload", f"enable {TARGET}"]
+    wait_sync = [f"enable {TIME_WAIT_SYNC}"] if time_wait_sync_unit() else []
+    assert calls.read_text().splitlines() == [*retire, "daemon-reload", f"enable {TARGET}", *wait_sync]
+
+
+def test_units_carry_the_hardening_systemd_analyze_security_lists(rendered: dict[str, str], tmp_path: Path) -> None:
+    """System-call filter, proc protection and private users are set, and `systemd-analyze security` marks
+    them as met (offline, on the rendered files, where this systemd can do that)."""
+    checks = ("SystemCallFilter=", "ProtectProc=", "PrivateUsers=", "ProcSubset=", "PrivateMounts=")
+    for name in SERVICES:
+        unit = parse_unit(rendered[name])
+        assert unit["SystemCallFilter"][0] == "@system-service" and unit["ProtectProc"] == ["invisible"], name
+        assert unit["PrivateUsers"] == ["yes"] and unit["UMask"] == ["0077"], name
+        assert "time-sync.target" in unit["Wants"][0].split(), name
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze not installed")
+    (tmp_path / SERVICES[0]).write_text(rendered[SERVICES[0]])
+    result = subprocess.run([analyze, "security", "--offline=true", "--no-pager", str(tmp_path / SERVICES[0])],
+                            capture_output=True, text=True, check=False, timeout=GUARD_S)
+    if "--offline" in result.stderr or "unrecognized option" in result.stderr:
+        pytest.skip("this systemd-analyze has no offline security check")
+    marked = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("✓")}
+    assert all(any(m.startswith(check) for m in marked) for check in checks), result.stdout
+    assert not [line for line in result.stdout.splitlines() if line.startswith("✗") and "SystemCallFilter" in line]
+
+
+@pytest.mark.parametrize("state_dir", ["/", "/etc/finops", "/usr/local/finops", "/var", "/var/lib/../lib/finops",
+                                       "/run/finops", "/home"])
+def test_the_installer_refuses_system_folders_and_unnormalised_paths(state_dir: str) -> None:
+    """STATE_DIR becomes ReadWritePaths=: a system folder would open the system to the workers."""
+    with pytest.raises(ConfigError) as caught:
+        unit_values(ROOT, "pi", Path(state_dir))
+    assert caught.value.variable == "STATE_DIR"
+
+
+def test_the_installer_refuses_a_folder_holding_the_checkout_or_a_symlink(tmp_path: Path) -> None:
+    """A STATE_DIR around the checkout would make the code writable; a symlink hides what is opened."""
+    with pytest.raises(ConfigError):
+        unit_values(ROOT, "pi", ROOT.parent)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(ConfigError) as caught:
+        unit_values(ROOT, "pi", tmp_path / "link")
+    assert "real path" in caught.value.expected
+    assert unit_values(ROOT, "pi", Path("/var/lib/finops"))["STATE_DIR"] == "/var/lib/finops"
+
+
+def test_the_installer_refuses_an_env_file_others_can_read(tmp_path: Path) -> None:
+    """.env holds GEMINI_API_KEY and WEBHOOK_SECRET: group- or world-readable, the installer names the chmod."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("WEBHOOK_SECRET=whsec_x\n")
+    env_file.chmod(0o644)
+    problem = check_env_file(env_file)
+    assert problem is not None and f"chmod 600 {env_file}" in problem
+    env_file.chmod(0o600)
+    assert check_env_file(env_file) is None and check_env_file(tmp_path / "absent") is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 import time
@@ -18,9 +19,10 @@ from pydantic import SecretStr
 
 from pipeline import ROOT, __version__, logs
 from pipeline.config import SCALE_PRESETS, Settings, load_settings, parse_duration
-from pipeline.errors import EX_CONFIG, PipelineError, QueueWriteError
+from pipeline.errors import EX_CONFIG, OsProblem, PipelineError, QueueWriteError
 from pipeline.locks import RoleLock
 from pipeline.queues import Queue, Store, open_store
+from pipeline.secrets import mask_url, owner_only
 from pipeline.stream import check_stream
 from pipeline.workers.runner import Lifecycle, Worker, WriteBackoff, run
 from pipeline.workers.sdnotify import Notifier
@@ -47,10 +49,10 @@ def parser(prog: str, description: str, examples: Sequence[str] = ()) -> argpars
     Abbreviations are off: `--scale 10` must not silently mean `--scale-factor 10`.
     """
     epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples) if examples else None
-    p = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog, allow_abbrev=False,
-                                formatter_class=_HelpFormatter)
+    p = _Parser(prog=prog, description=description, epilog=epilog, allow_abbrev=False,
+                formatter_class=_HelpFormatter)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    p.add_argument("--state-dir", type=Path, metavar="DIR",
+    p.add_argument("--state-dir", type=folder_path, metavar="DIR",
                    help="state folder: STATE_DIR (default: data/state in the checkout)")
     return p
 
@@ -122,6 +124,54 @@ def bare_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (the usage itself is what --help is for)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+
+
+def folder_path(text: str) -> Path:
+    """argparse type for a folder path: not empty (an empty path would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder path, got an empty string")
+    return Path(text)
+
+
+def bounded_float(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    """argparse type for a finite number in [low, high] ((low, high] with `low_open`)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or value > high or value < low or (low_open and value == low):
+            bound = f"greater than {low:g}" if low_open else f"at least {low:g}"
+            raise argparse.ArgumentTypeError(f"expected a number {bound} and at most {high:g}, got {text!r}")
+        return value
+
+    return parse
+
+
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """argparse type for a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}, got {text!r}")
+        return value
+
+    return parse
+
+
 def duration(text: str) -> float:
     """argparse type for `90`, `15m`, `12h`, `3d`."""
     try:
@@ -151,7 +201,8 @@ def settings(args: argparse.Namespace, **flags: Any) -> Settings:
 
 def config_exit(message: str) -> NoReturn:
     """Stop with one line and exit 78, before anything was touched."""
-    sys.stderr.write(f"{prog_name()}: configuration error: {message}\n")
+    message = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    sys.stderr.write(f"{prog_name()}: configuration error: {mask_url(message)}\n")
     raise SystemExit(EX_CONFIG)
 
 
@@ -163,30 +214,61 @@ def prog_name() -> str:
 
 
 def guarded(main: Callable[[], int]) -> Callable[[], None]:
-    """Run a command's main, turning the pipeline's own errors into one line and their exit code."""
+    """Run a command's main, turning every error into one line and a documented exit code.
+
+    The pipeline's own errors carry their code; an OS error (a busy port, a folder we may not write, a full
+    disk) gets 78, 75 or 1 (errors.OsProblem); anything else is a defect: one line, exit 1, and the
+    traceback only with FINOPS_TRACEBACK=1 (a person debugging asks for it; systemd's journal does not).
+    """
 
     def wrapper() -> None:
+        owner_only()  # queue files, locks and heartbeats hold every payload: owner-only from the start
         try:
             code = main()
         except PipelineError as exc:
-            sys.stderr.write(f"{prog_name()}: {exc}\n")
+            _one_line(str(exc))
             code = exc.exit_code
         except KeyboardInterrupt:
             code = 130
         except BrokenPipeError:  # `| head` closed the pipe: the reader has what it wanted, no traceback
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             code = 0
+        except OSError as exc:
+            problem = OsProblem("cannot use", exc)
+            _one_line(str(problem))
+            code = problem.exit_code
+        except Exception as exc:
+            if os.environ.get("FINOPS_TRACEBACK") == "1":
+                raise
+            _one_line(f"unexpected error: {type(exc).__name__}: {exc} (FINOPS_TRACEBACK=1 shows where)")
+            code = 1
         raise SystemExit(code)
 
     return wrapper
 
 
-def start_worker(cfg: Settings, role: str, consumer_of: tuple[Queue, ...]) -> tuple[RoleLock, Store]:
-    """Logs, the role lock, the store (resuming this role's own in-flight rows), the stream check."""
+def _one_line(message: str) -> None:
+    text = " ".join(mask_url(message).split())
+    sys.stderr.write(f"{prog_name()}: {text}\n")
+
+
+def start_worker(cfg: Settings, role: str, consumer_of: tuple[Queue, ...], *,
+                 one_shot: bool = False) -> tuple[RoleLock, Store]:
+    """Logs, the role lock, the store (resuming this role's own in-flight rows), the stream check.
+
+    A service waits for a state folder it cannot write yet (a reboot onto a full or read-only disk); a
+    one-shot `--backfill` stops at once with exit 75 and one line instead. (`--drain` workers wait like
+    services: scripts use them to finish a backlog across a disk that fills for a while.)
+    """
     logs.configure()
     log_effective_settings(cfg, role)
-    lock = retry_writes(role, RoleLock(cfg.state_dir, role).acquire)
-    store = retry_writes(role, lambda: open_store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of))
+    if one_shot:
+        lock = RoleLock(cfg.state_dir, role).acquire()
+        store = open_store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of)
+    else:
+        lock = retry_writes(role, RoleLock(cfg.state_dir, role).acquire)
+        store = retry_writes(role, lambda: open_store(cfg.state_dir, synchronous=cfg.synchronous,
+                                                      consumer_of=consumer_of))
     check_stream(store, cfg)
     return lock, store
 
@@ -205,13 +287,14 @@ def retry_writes(role: str, attempt: Callable[[], T], sleep: Callable[[float], N
         return result
 
 
-def run_worker(make: Callable[[Lifecycle], Coroutine[Any, Any, Worker]], *, drain: bool) -> int:
+def run_worker(make: Callable[[Lifecycle], Coroutine[Any, Any, Worker]], *, drain: bool,
+               fail_fast: bool = False) -> int:
     """Build the worker inside the event loop, then drive it until stopped or drained."""
 
     async def main() -> int:
         life = Lifecycle(Notifier.from_environ(os.environ))
         worker = await make(life)
-        return await run(worker, life, drain=drain)
+        return await run(worker, life, drain=drain, fail_fast=fail_fast)
 
     return asyncio.run(main())
 

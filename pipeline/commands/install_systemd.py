@@ -20,6 +20,7 @@ from pathlib import Path
 from pipeline import ROOT
 from pipeline.commands import _cli
 from pipeline.errors import ConfigError
+from pipeline.secrets import readable_by_others
 
 TEMPLATES = ROOT / "systemd"
 ROLES = ("scheduler", "enricher", "deliverer")
@@ -30,6 +31,17 @@ DASHBOARD = "finops-dashboard.service"
 # The seed's single-process unit: it would fight the three new ones for the queues.
 LEGACY = "finops-generator.service"
 UNIT_DIR = Path("/etc/systemd/system")
+# Reaching time-sync.target means "clock synchronised" only when this is enabled (systemd-timesyncd);
+# a Pi without a real-time clock otherwise starts the workers at 1970.
+TIME_WAIT_SYNC = "systemd-time-wait-sync.service"
+SYSTEM_UNIT_DIRS = (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system"))
+# STATE_DIR becomes ReadWritePaths=: these folders (or anything under the second group) would open the
+# system to the sandboxed workers, or be hidden from them (/tmp is private to each unit).
+SYSTEM_FOLDERS = frozenset(Path(p) for p in (
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt", "/opt", "/proc", "/root",
+    "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/var", "/var/lib", "/var/tmp", "/var/log"))
+SYSTEM_TREES = tuple(Path(p) for p in ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run",
+                                       "/sbin", "/sys", "/usr"))
 
 _PLACEHOLDER = re.compile(r"@([A-Z_]+)@")
 # Unit files give whitespace, quotes, backslashes, `$` and `%` meanings of their own; rather than
@@ -53,7 +65,45 @@ def unit_values(root: Path, user: str, state_dir: Path) -> dict[str, str]:
     for variable, path in (("checkout", root), ("STATE_DIR", state_dir)):
         if _UNSAFE.search(str(path)):
             raise ConfigError(variable, str(path), "a path without spaces, quotes, backslashes, $, % or ;")
+    check_state_dir(state_dir, root)
     return {"ROOT": str(root), "USER": user, "STATE_DIR": str(state_dir)}
+
+
+def check_state_dir(state_dir: Path, root: Path) -> None:
+    """Refuse a STATE_DIR the sandbox must not open: a system folder, a path with `..` or a symlink in it
+    (what ReadWritePaths= opens would not be what the program writes), or a folder holding the checkout."""
+    text = str(state_dir)
+    if not state_dir.is_absolute() or ".." in state_dir.parts or os.path.normpath(text) != text:
+        raise ConfigError("STATE_DIR", text, "a normalised absolute path (no .., no //, no trailing /)")
+    if state_dir.exists() and state_dir.resolve() != state_dir:
+        raise ConfigError("STATE_DIR", text, f"the real path {state_dir.resolve()} (it runs through a symlink)")
+    if state_dir in SYSTEM_FOLDERS or any(state_dir.is_relative_to(tree) for tree in SYSTEM_TREES):
+        raise ConfigError("STATE_DIR", text, "a folder of its own such as /var/lib/finops or data/state in the "
+                          "checkout, not a system folder")
+    if root.is_relative_to(state_dir):
+        raise ConfigError("STATE_DIR", text, f"a folder that does not contain the checkout {root}")
+
+
+def check_env_file(path: Path) -> str | None:
+    """Why `.env` may not be used by the services (it holds GEMINI_API_KEY and WEBHOOK_SECRET), or None."""
+    if path.exists() and readable_by_others(path):
+        return (f"{path} is readable by other accounts ({oct(path.stat().st_mode & 0o777)}); it holds the "
+                f"secrets: run  chmod 600 {path}  and try again")
+    return None
+
+
+def _say_clock_wait(enabled: bool) -> None:
+    if enabled:
+        print(f"enabled {TIME_WAIT_SYNC}: the workers start only once the clock is synchronised (NTP)")
+    else:
+        print(f"install-systemd: {TIME_WAIT_SYNC} is not installed: with another NTP client enable its wait "
+              "unit (chrony: chrony-wait.service); the workers also wait by themselves while the clock reads "
+              "before this build", file=sys.stderr)
+
+
+def time_wait_sync_unit() -> Path | None:
+    """systemd-time-wait-sync.service on this host, if installed."""
+    return next((d / TIME_WAIT_SYNC for d in SYSTEM_UNIT_DIRS if (d / TIME_WAIT_SYNC).exists()), None)
 
 
 def render_units(values: Mapping[str, str], templates: Path = TEMPLATES, *,
@@ -134,9 +184,13 @@ def install(units: Mapping[str, str], unit_dir: Path, state_dir: Path, host: Hos
     enable = [("systemctl", "daemon-reload"), ("systemctl", "enable", TARGET)]
     if DASHBOARD in units:
         enable.append(("systemctl", "enable", DASHBOARD))
+    wait_sync = time_wait_sync_unit() is not None
+    if wait_sync:
+        enable.append(("systemctl", "enable", TIME_WAIT_SYNC))
     for argv in enable:
         if host.as_root(*argv) != 0:
             return 1
+    _say_clock_wait(wait_sync)
     print(f"installed; start or restart everything with: sudo systemctl restart {TARGET}")
     if DASHBOARD in units:
         print(f"dashboard: sudo systemctl restart {DASHBOARD}, then open http://127.0.0.1:8090/ on this machine")
@@ -165,6 +219,10 @@ def main() -> int:
         p.error(f"user {user!r} does not exist")
     if user == "root" and not args.user:
         p.error("refusing to run the services as root by default; pass --user USER (or --user root)")
+    env_problem = check_env_file(ROOT / ".env")
+    if env_problem:
+        print(f"install-systemd: {env_problem}", file=sys.stderr)
+        return 78
     cfg = _cli.settings(args)
     units = render_units(unit_values(ROOT, user, cfg.state_dir), with_dashboard=args.with_dashboard)
     if args.dry_run:
@@ -172,7 +230,8 @@ def main() -> int:
             print(f"# ---- {args.unit_dir / name} ----\n{text}")
         print(f"# without --dry-run: .venv and {cfg.state_dir} made as {user}, these units installed, an older "
               f"{LEGACY} disabled, systemctl daemon-reload, systemctl enable {TARGET}"
-              f"{f', systemctl enable {DASHBOARD}' if args.with_dashboard else ''}")
+              f"{f', systemctl enable {DASHBOARD}' if args.with_dashboard else ''}"
+              f" (and {TIME_WAIT_SYNC}, so the workers start once the clock is synchronised)")
         return 0
     if shutil.which("systemctl") is None:
         print("install-systemd: systemctl not found: this needs a system run by systemd", file=sys.stderr)

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from pipeline.backpressure import Limits
 from pipeline.clock import rfc3339, utc_now
 from pipeline.commands import _cli
 from pipeline.config import Settings
@@ -26,11 +27,13 @@ def main() -> int:
         "bin/queue-stats --check --max-age 30m || echo unhealthy",
     ])
     p.add_argument("--json", action="store_true", help="one JSON object for scripts")
-    p.add_argument("--watch", nargs="?", const=2.0, type=_cli.duration, metavar="SECONDS",
+    p.add_argument("--watch", nargs="?", const=2.0, type=_cli.bounded_float(0, 3600, low_open=True),
+                   metavar="SECONDS",
                    help="refresh every SECONDS until Ctrl-C (default: 2 when given without a value)")
     p.add_argument("--dead", action="store_true", help="list the dead letters, oldest first")
     p.add_argument("--check", action="store_true",
-                   help="exit 1 when unhealthy: dead letters, delivery paused, or a backlog older than --max-age")
+                   help="exit 1 when unhealthy: dead letters, delivery paused, a backlog older than --max-age, "
+                        "a worker that died or hangs, or the scheduler paused by backpressure")
     p.add_argument("--max-age", type=_cli.duration, default=DEFAULT_MAX_AGE, metavar="DURATION",
                    help="with --check: the oldest an intent or payload may be (default: 1h)")
     args = p.parse_args()
@@ -50,7 +53,8 @@ def _show(args: argparse.Namespace, cfg: Settings) -> int:
     store = open_existing(cfg.state_dir)
     try:
         stats = report(store, cfg.scale_factor, max_age=args.max_age if args.check else None,
-                       with_dead=args.dead)
+                       with_dead=args.dead, state_dir=cfg.state_dir,
+                       limits=Limits(cfg.max_backlog, int(cfg.min_free_disk)))
     finally:
         if store is not None:
             store.close()

@@ -11,14 +11,13 @@ from pathlib import Path
 
 from pipeline import logs
 from pipeline.commands import _cli
+from pipeline.config import check_webhook_secret
+from pipeline.errors import ConfigError, OsProblem
 from pipeline.receiver import Faults, make_app, serve
 
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("a probability between 0 and 1")
-    return value
+_rate = _cli.bounded_float(0.0, 1.0)
+_seconds = _cli.bounded_float(0.0, 86400.0)
+MAX_OUTAGE_S = 30 * 86400.0
 
 
 def _outage(text: str) -> tuple[float, float]:
@@ -26,8 +25,8 @@ def _outage(text: str) -> tuple[float, float]:
         start, length = (float(part) for part in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError("START,DURATION in seconds, e.g. 5,60") from None
-    if start < 0 or length <= 0:
-        raise argparse.ArgumentTypeError("START >= 0 and DURATION > 0")
+    if not (0 <= start <= MAX_OUTAGE_S and 0 < length <= MAX_OUTAGE_S):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError("START >= 0 and DURATION > 0, each at most 30 days in seconds")
     return start, length
 
 
@@ -39,6 +38,22 @@ def _status(text: str) -> int:
     if not 400 <= value <= 599:
         raise argparse.ArgumentTypeError(f"expected an HTTP error status from 400 to 599, got {text!r}")
     return value
+
+
+def _secret(text: str, origin: str) -> str:
+    """The webhook secret, checked like WEBHOOK_SECRET (exit 78 with one line when malformed)."""
+    try:
+        return check_webhook_secret(text.strip())
+    except ValueError as exc:
+        raise ConfigError(origin, "***", str(exc)) from None
+
+
+def _secret_file(path: Path) -> str:
+    """The secret from a file (so it never shows in `ps`, unlike --secret)."""
+    try:
+        return _secret(path.read_text(encoding="utf-8"), f"--secret-file {path}")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("--secret-file", str(path), f"a readable UTF-8 file holding the secret ({exc})") from None
 
 
 def _ids(path: Path) -> frozenset[str]:
@@ -59,9 +74,11 @@ def main() -> int:
         "bin/receiver --outage 60,120                            # refuse connections from 1 to 3 min",
     ])
     p.add_argument("--host", default="127.0.0.1", metavar="HOST", help="address to listen on")
-    p.add_argument("--port", type=int, default=8080, metavar="PORT", help="port to listen on")
+    p.add_argument("--port", type=_cli.bounded_int(0, 65535), default=8080, metavar="PORT", help="port to listen on")
     p.add_argument("--store", type=Path, metavar="FILE.jsonl", help="append each delivery to this file")
-    p.add_argument("--secret", help="whsec_… secret: verify signatures, answer 401 to a bad, missing or stale one")
+    p.add_argument("--secret", help="whsec_… secret: verify signatures, answer 401 to a bad, missing or stale one "
+                                    "(visible in `ps`: prefer --secret-file)")
+    p.add_argument("--secret-file", type=Path, metavar="FILE", help="read the secret from FILE instead")
     p.add_argument("--quiet", action="store_true", help="no readable line per payload")
     p.add_argument("--echo", action="store_true", help="a readable line per payload even when not on a terminal")
     faults = p.add_argument_group("fault injection")
@@ -70,9 +87,9 @@ def main() -> int:
     faults.add_argument("--fail-status", type=_status, action="append", metavar="CODE",
                         help="the failure status, 400 to 599 (default: 503); repeat to pick one at random per "
                              "failure; given alone, every request fails with it")
-    faults.add_argument("--retry-after", type=float, metavar="SECONDS",
+    faults.add_argument("--retry-after", type=_seconds, metavar="SECONDS",
                         help="Retry-After on the failures answered 429 or 503 (needs one of them to fail)")
-    faults.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every answer")
+    faults.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS", help="delay every answer")
     faults.add_argument("--reject-ids", type=Path, metavar="FILE", help="answer 400 to these ids (one a line)")
     faults.add_argument("--drop-rate", type=_rate, default=0.0, metavar="P",
                         help="close the connection without answering, with probability P")
@@ -89,9 +106,13 @@ def main() -> int:
         reject = _ids(args.reject_ids) if args.reject_ids else frozenset()
     except argparse.ArgumentTypeError as exc:
         p.error(str(exc))
+    if args.secret and args.secret_file:
+        p.error("give --secret or --secret-file, not both")
+    secret = (_secret_file(args.secret_file) if args.secret_file
+              else _secret(args.secret, "--secret") if args.secret else None)
     logs.configure()
     echo = args.echo or (sys.stdout.isatty() and not args.quiet)
-    app = make_app(store=args.store, secret=args.secret, echo=echo, faults=Faults(
+    app = make_app(store=args.store, secret=secret, echo=echo, faults=Faults(
         fail_rate=fail_rate, fail_statuses=statuses,
         retry_after=args.retry_after,
         latency=args.latency, reject_ids=reject, drop_rate=args.drop_rate, outages=tuple(args.outage),
@@ -111,7 +132,10 @@ def main() -> int:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except OSError as exc:  # a busy port, an address not on this host, a port below 1024
+        raise OsProblem(f"cannot listen on {args.host}:{args.port}", exc) from None
     return 0
 
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 import structlog
 
+from pipeline.backpressure import Limits
 from pipeline.commands import _cli
-from pipeline.stream import establish_stream
+from pipeline.stream import establish_stream, read_stream
 from pipeline.workers.runner import Lifecycle
 from pipeline.workers.scheduler import Scheduler
 from pipeline.workload.profile import headcount
@@ -44,22 +45,27 @@ def main() -> int:
                         seed=args.seed, sim_start=args.sim_start, profile=args.profile,
                         company_size=args.company_size)
     workload = _cli.load_workload(cfg.profile, cfg.company_size)  # a bad profile stops before any state
-    _lock, store = _cli.start_worker(cfg, "scheduler", consumer_of=())
-    stream = establish_stream(store, cfg)
-    if stream.company_size != cfg.company_size:  # the persisted size rules when COMPANY_SIZE is unset
-        workload = _cli.load_workload(cfg.profile, stream.company_size)
+    one_shot = args.backfill is not None
+    _lock, store = _cli.start_worker(cfg, "scheduler", consumer_of=(), one_shot=one_shot)
+    existing = read_stream(store)  # a new stream is fixed later, once the wall clock is plausible
+    if existing is not None and existing.company_size != cfg.company_size:
+        workload = _cli.load_workload(cfg.profile, existing.company_size)  # the persisted size rules when unset
     log.info("scheduler.pace", scale_factor=cfg.scale_factor, jobs_per_sim_day=round(workload.expected_per_day()),
              jobs_per_real_minute=round(_cli.jobs_per_real_minute(workload, cfg.scale_factor), 1),
              company_size=headcount(workload.profile))
 
     async def make(life: Lifecycle) -> Scheduler:
+        # The stream (SIM_START from the wall clock) is fixed at the first step, once the runner has seen
+        # a plausible wall clock: a Pi started before NTP must not begin its stream in 1970.
         return Scheduler(
-            store, workload, stream, life, scale_factor=cfg.scale_factor, tick_interval=cfg.tick_interval_sec,
+            store, workload, lambda: establish_stream(store, cfg), life, scale_factor=cfg.scale_factor,
+            tick_interval=cfg.tick_interval_sec,
             backfill=timedelta(seconds=args.backfill) if args.backfill is not None else None,
-            catch_up=args.catch_up, cost_events="cost.usage" in cfg.webhook_event_types,
+            catch_up=args.catch_up, limits=Limits(cfg.max_backlog, int(cfg.min_free_disk)),
+            cost_events="cost.usage" in cfg.webhook_event_types,
         )
 
-    return _cli.run_worker(make, drain=args.backfill is not None)
+    return _cli.run_worker(make, drain=one_shot, fail_fast=one_shot)
 
 
 if __name__ == "__main__":

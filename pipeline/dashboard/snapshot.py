@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline import ROOT
+from pipeline.backpressure import Limits
 from pipeline.clock import load_checkpoint
 from pipeline.config import Settings
 from pipeline.dashboard import liveness, payloads
@@ -44,11 +45,17 @@ class Source:
         """The folder shown."""
         return self.settings.state_dir
 
+    def _report(self, store: View | None) -> dict[str, Any]:
+        """queue-stats --json --check of this folder: with the workers' heartbeats and the backpressure state."""
+        cfg = self.settings
+        return report(store, cfg.scale_factor, max_age=self.max_age, state_dir=self.state_dir,
+                      limits=Limits(cfg.max_backlog, int(cfg.min_free_disk)))
+
     def sample(self) -> dict[str, Any]:
         """The queue-stats report alone (for the history between page refreshes)."""
         store = open_reader(self.state_dir)
         try:
-            stats = report(store, self.settings.scale_factor, max_age=self.max_age)
+            stats = self._report(store)
         finally:
             if store is not None:
                 store.close()
@@ -59,7 +66,7 @@ class Source:
         """Everything the page shows, read in one go."""
         store = open_reader(self.state_dir)
         try:
-            stats = report(store, self.settings.scale_factor, max_age=self.max_age)
+            stats = self._report(store)
             extra = self._from_store(store) if store is not None else {}
         finally:
             if store is not None:

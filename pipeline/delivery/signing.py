@@ -22,9 +22,14 @@ def sign(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
+def well_formed_timestamp(timestamp: str) -> bool:
+    """Whole seconds since the epoch in ASCII digits (not "²", not 5,000 digits int() refuses)."""
+    return timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
+
+
 def verify(key: bytes, msg_id: str, timestamp: str, signatures: str, body: bytes, *, now: float) -> bool:
     """Whether any `v1` entry of a `webhook-signature` header matches and the timestamp is fresh."""
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > TIMESTAMP_TOLERANCE:
+    if not well_formed_timestamp(timestamp) or abs(now - int(timestamp)) > TIMESTAMP_TOLERANCE:
         return False
     expected = sign(key, msg_id, int(timestamp), body).encode()
     return any(

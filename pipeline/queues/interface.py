@@ -155,6 +155,10 @@ class View(Protocol):
         """How many deferred events wait for their time."""
         ...
 
+    def reusable_bytes(self) -> int:
+        """Bytes freed inside the storage that new rows reuse (a file never shrinks): free space too."""
+        ...
+
     def deferred(self) -> list[bytes]:
         """The bodies of the deferred events, in key order."""
         ...

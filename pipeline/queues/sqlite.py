@@ -202,6 +202,11 @@ class _Reads:
         rows = self._deferred("SELECT COUNT(*) FROM deferred_events")
         return int(rows[0][0]) if rows else 0
 
+    def reusable_bytes(self) -> int:
+        ((pages,),) = self._query("PRAGMA freelist_count")
+        ((size,),) = self._query("PRAGMA page_size")
+        return int(pages) * int(size)
+
     def deferred(self) -> list[bytes]:
         return [bytes(body) for (body,) in self._deferred("SELECT body FROM deferred_events ORDER BY key")]
 

@@ -120,6 +120,11 @@ class EnricherWorker:
                     last_attempt_at=now, dead_at=now))
         return intents, unreadable
 
+    @property
+    def processed(self) -> int:
+        """Intents enriched by this run (for the heartbeat's rate)."""
+        return self.enriched
+
     def drained(self) -> bool:
         """Nothing waiting in the intents queue and nothing held back."""
         return self._pending is None and self.store.counts("intents").ready == 0

@@ -11,11 +11,14 @@ import asyncio
 import os
 import signal
 import time
-from typing import TYPE_CHECKING, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
 from pipeline.errors import QueueWriteError
+from pipeline.liveness import Heartbeat
+from pipeline.wallclock import ClockGate
 from pipeline.workers.sdnotify import Notifier
 from pipeline.workers.wake import FolderChanges
 
@@ -66,6 +69,9 @@ class Worker(Protocol):
     role: str
     store: Store  # the queue file it works on: a write to its folder wakes the worker when idle
 
+    @property
+    def processed(self) -> int: ...  # items finished by this run (the heartbeat's rate)
+
     async def step(self) -> bool: ...
 
     def drained(self) -> bool: ...
@@ -91,6 +97,12 @@ class Lifecycle:
         self._changes: FolderChanges | None = None
         self._idling = False  # the sleep in progress is an idle wait, which a write to the folder also ends
         self._woken = False  # a write to the folder ended the last idle wait
+        self.heartbeat: Heartbeat | None = None  # set by `run`; fed with the watchdog
+
+    def note(self, **fields: Any) -> None:
+        """Add facts to the heartbeat (a scheduler paused by backpressure, a clock being waited for)."""
+        if self.heartbeat is not None:
+            self.heartbeat.notes.update(fields)
 
     def request_stop(self) -> None:
         """What the signal handlers call: sets the flag and ends the current sleep."""
@@ -100,6 +112,8 @@ class Lifecycle:
 
     def ping(self) -> None:
         """Feed the watchdog, at most as often as it asks for."""
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
         interval = self.notifier.watchdog_interval
         now = time.monotonic()
         if interval is not None and now - self._last_ping >= min(interval, 1.0):
@@ -162,47 +176,104 @@ class Lifecycle:
         return False
 
 
-async def run(worker: Worker, life: Lifecycle, *, drain: bool = False) -> int:
-    """Drive `worker` until a stop is requested (or, with `drain`, until it has nothing left)."""
+def _iso(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+
+
+class _ClockWait:
+    """Holds a worker while the wall clock is implausible (wallclock.py): one line when it starts, one at the end."""
+
+    def __init__(self, role: str, gate: ClockGate, life: Lifecycle) -> None:
+        self.role, self.gate, self.life = role, gate, life
+        self.since: float | None = None
+
+    def holding(self) -> bool:
+        if self.gate.sane():
+            if self.since is not None:
+                log.info("clock.sane", role=self.role, wall=_iso(self.gate.reading()),
+                         waited_s=round(time.monotonic() - self.since, 1))
+                self.since = None
+                self.life.note(waiting_for_clock=False)
+            return False
+        if self.since is None:
+            self.since = time.monotonic()
+            log.warning("clock.implausible", role=self.role, wall=_iso(self.gate.reading()),
+                        earliest_plausible=_iso(self.gate.floor),
+                        hint="waiting for the clock to be set (NTP); nothing is stamped, signed or timed meanwhile")
+            self.life.note(waiting_for_clock=True)
+        return True
+
+
+async def run(worker: Worker, life: Lifecycle, *, drain: bool = False, fail_fast: bool = False) -> int:
+    """Drive `worker` until a stop is requested (or, with `drain`, until it has nothing left).
+
+    A failed queue write (full or read-only disk) is retried with back-off; with `fail_fast` (a one-shot
+    `--backfill` a person waits for) it ends the command instead: exit 75 and one line.
+    """
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, life.request_stop)
-    changes = FolderChanges.open(worker.store.path.parent)
+    state_dir = worker.store.path.parent
+    changes = FolderChanges.open(state_dir)
     life.watch(changes)
-    poll_max = POLL_MAX if changes is None else POLL_MAX_WATCHED
+    life.heartbeat = heartbeat = Heartbeat(state_dir, worker.role, one_shot=drain,
+                                           processed=lambda: worker.processed)
     life.notifier.ready(worker.status())
     log.info("worker.started", role=worker.role, pid=os.getpid(), drain=drain)
-    delay, last_status, steps = POLL_MIN, 0.0, 0
-    writes = WriteBackoff(worker.role)
+    heartbeat.beat(force=True)
+    clean, steps = False, 0
     try:
-        while not life.stop.is_set():
-            life.ping()
-            try:
-                did_work = await worker.step()
-            except QueueWriteError as exc:
-                # Nothing upstream was acknowledged; keep it and try again when space returns.
-                await life.sleep(writes.failed(exc))
-                continue
-            writes.succeeded()
-            steps += did_work
-            now = time.monotonic()
-            if now - last_status >= STATUS_EVERY:
-                last_status = now
-                life.notifier.status(worker.status())
-            if did_work:
-                delay = POLL_MIN
-                continue
-            if drain and worker.drained():
-                break
-            await life.idle(delay)
-            # A write is reported as it reaches the WAL, a moment before its commit is visible (the fsync
-            # comes after): after a wake, look again soon, backing off from the start.
-            delay = POLL_MIN if life.woken else min(poll_max, delay * POLL_GROWTH)
+        steps = await _loop(worker, life, _ClockWait(worker.role, ClockGate(state_dir), life),
+                            poll_max=POLL_MAX if changes is None else POLL_MAX_WATCHED,
+                            drain=drain, fail_fast=fail_fast)
+        clean = True
     finally:
         if changes is not None:
             life.watch(None)
             changes.close()
         life.notifier.stopping()
-        await worker.close()
-        log.info("worker.stopped", role=worker.role, busy_steps=steps, stop_requested=life.stop.is_set())
+        try:
+            await worker.close()
+        finally:
+            heartbeat.stopped(clean=clean)
+            log.info("worker.stopped", role=worker.role, busy_steps=steps, stop_requested=life.stop.is_set())
     return 0
+
+
+async def _loop(worker: Worker, life: Lifecycle, clock: _ClockWait, *, poll_max: float, drain: bool,
+                fail_fast: bool) -> int:
+    """The step loop; returns how many steps did work."""
+    delay, last_status, steps = POLL_MIN, 0.0, 0
+    writes = WriteBackoff(worker.role)
+    while not life.stop.is_set():
+        life.ping()
+        if clock.holding():
+            await life.sleep(1.0)
+            continue
+        try:
+            did_work = await worker.step()
+        except QueueWriteError as exc:
+            if fail_fast:
+                raise
+            # Nothing upstream was acknowledged; keep it and try again when space returns.
+            await life.sleep(writes.failed(exc))
+            continue
+        writes.succeeded()
+        steps += did_work
+        now = time.monotonic()
+        if now - last_status >= STATUS_EVERY:
+            last_status = now
+            life.notifier.status(worker.status())
+        if did_work:
+            delay = POLL_MIN
+            # A step may finish without ever suspending (an offline batch, a backfill chunk): give the
+            # loop one turn so a SIGTERM's handler runs now, not after the whole backlog.
+            await asyncio.sleep(0)
+            continue
+        if drain and worker.drained():
+            break
+        await life.idle(delay)
+        # A write is reported as it reaches the WAL, a moment before its commit is visible (the fsync
+        # comes after): after a wake, look again soon, backing off from the start.
+        delay = POLL_MIN if life.woken else min(poll_max, delay * POLL_GROWTH)
+    return steps

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
+MAX_WEIGHT = 1e9  # weights are relative; beyond this a number is a typo (and float sums lose the small ones)
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,9 @@ class Choice(Generic[K]):
             raise ValueError("needs at least one entry")
         total, cum = 0.0, []
         for key, weight in weights.items():
-            if not isinstance(weight, int | float) or isinstance(weight, bool) or weight < 0:
-                raise ValueError(f"weight of {key!r} must be a number >= 0, not {weight!r}")
+            if (not isinstance(weight, int | float) or isinstance(weight, bool) or not math.isfinite(weight)
+                    or not 0 <= weight <= MAX_WEIGHT):
+                raise ValueError(f"weight of {key!r} must be a number from 0 to {MAX_WEIGHT:g}, not {weight!r}")
             total += float(weight)
             cum.append(total)
         if total <= 0:

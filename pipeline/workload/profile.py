@@ -65,26 +65,35 @@ PriorityMix = Annotated[Choice[str], _choice(PRIORITIES)]
 ChannelMix = Annotated[Choice[str], _choice(CHANNELS)]
 GpuCounts = Annotated[Choice[int], BeforeValidator(_gpu_counts)]
 Zone = Annotated[ZoneInfo, BeforeValidator(_zone)]
-Positive = Annotated[float, Field(gt=0)]
-Curve = Annotated[tuple[Annotated[float, Field(ge=0)], ...], Field(min_length=24, max_length=24)]
+# Upper bounds keep every profile's arithmetic finite and its generation bounded in time: a number past
+# them is a typo (a headcount of 2^63-1 would never finish a window).
+HOURS_MAX = 24 * 365.0
+FACTOR_MAX = 1000.0
+Positive = Annotated[float, Field(gt=0, le=1e6)]
+Hours = Annotated[float, Field(gt=0, le=HOURS_MAX)]
+Factor = Annotated[float, Field(ge=0, le=FACTOR_MAX)]
+Curve = Annotated[tuple[Annotated[float, Field(ge=0, le=1e6)], ...], Field(min_length=24, max_length=24)]
+# The whole company's jobs per simulated day (headcount x jobs per head); the default profile has ~1,400.
+MAX_JOBS_PER_DAY = 100_000
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    # allow_inf_nan=False: `inf` or `nan` in a curve would silently give 0 jobs (or every job).
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, allow_inf_nan=False)
 
 
 class Calendar(_Model):
-    weekday_factors: Annotated[tuple[Annotated[float, Field(ge=0)], ...], Field(min_length=7, max_length=7)]
-    holiday_factor: Annotated[float, Field(ge=0)] = 0.15
+    weekday_factors: Annotated[tuple[Factor, ...], Field(min_length=7, max_length=7)]
+    holiday_factor: Factor = 0.15
 
 
 class Bursts(_Model):
-    per_day: Annotated[float, Field(ge=0)]
+    per_day: Annotated[float, Field(ge=0, le=100)]
     team_share: Annotated[float, Field(ge=0, le=1)]
-    factor_min: Annotated[float, Field(ge=1)]
-    factor_max: Annotated[float, Field(ge=1)]
-    mean_span_hours: Positive
-    min_span_hours: Positive
+    factor_min: Annotated[float, Field(ge=1, le=FACTOR_MAX)]
+    factor_max: Annotated[float, Field(ge=1, le=FACTOR_MAX)]
+    mean_span_hours: Annotated[float, Field(gt=0, le=72)]
+    min_span_hours: Annotated[float, Field(gt=0, le=72)]
     max_span_hours: Annotated[float, Field(gt=0, le=72)]
     priority: PriorityMix
 
@@ -98,11 +107,11 @@ class Bursts(_Model):
 
 
 class JobClass(_Model):
-    share: Annotated[float, Field(ge=0)]
-    duration_median_hours: Positive
-    duration_sigma: Annotated[float, Field(ge=0)]
-    duration_min_hours: Positive = 1 / 60
-    duration_max_hours: Positive
+    share: Annotated[float, Field(ge=0, le=1e6)]
+    duration_median_hours: Hours
+    duration_sigma: Annotated[float, Field(ge=0, le=10)]
+    duration_min_hours: Hours = 1 / 60
+    duration_max_hours: Hours
     gpus: GpuCounts
     gpu_types: Weights
     model_families: Weights
@@ -112,10 +121,10 @@ class JobClass(_Model):
 
 class Team(_Model):
     name: str
-    headcount: Annotated[int, Field(ge=1)]
+    headcount: Annotated[int, Field(ge=1, le=MAX_JOBS_PER_DAY)]
     cost_center: str
     projects: Weights
-    class_bias: dict[str, Annotated[float, Field(ge=0)]] = {}
+    class_bias: dict[str, Factor] = {}
 
 
 class Office(_Model):
@@ -123,7 +132,7 @@ class Office(_Model):
     timezone: Zone
     curve: str
     cloud_regions: Weights
-    jobs_per_head_per_day: Positive | None = None
+    jobs_per_head_per_day: Annotated[float, Field(gt=0, le=1000)] | None = None
     holidays: tuple[date, ...] = ()
     first_names: Annotated[tuple[str, ...], Field(min_length=1)]
     last_names: Annotated[tuple[str, ...], Field(min_length=1)]
@@ -133,8 +142,8 @@ class Office(_Model):
 class Profile(_Model):
     name: str
     description: str
-    jobs_per_head_per_day: Positive
-    author_zipf: Annotated[float, Field(ge=0)] = 1.0
+    jobs_per_head_per_day: Annotated[float, Field(gt=0, le=1000)]
+    author_zipf: Annotated[float, Field(ge=0, le=10)] = 1.0
     no_spot_priorities: tuple[Priority, ...] = ("urgent",)
     channels: ChannelMix
     calendar: Calendar
@@ -153,6 +162,11 @@ class Profile(_Model):
             if sum(curve) <= 0:
                 raise ValueError(f"curves.{name}: values must not all be 0")
         teams: set[str] = set()
+        per_day = sum(team.headcount * (office.jobs_per_head_per_day or self.jobs_per_head_per_day)
+                      for office in self.offices for team in office.teams)
+        if per_day > MAX_JOBS_PER_DAY:
+            raise ValueError(f"headcount x jobs_per_head_per_day gives {per_day:,.0f} jobs a day; "
+                             f"at most {MAX_JOBS_PER_DAY:,} are supported")
         for office in self.offices:
             if office.curve not in self.curves:
                 raise ValueError(f"office {office.name}: curve {office.curve!r} is not in [curves]")
@@ -189,8 +203,14 @@ def read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ValueError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: a folder, not a profile file") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte offset {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ValueError(f"{path}: nested too deeply") from None
 
 
 def validation_message(path: Path, exc: ValidationError) -> str:
