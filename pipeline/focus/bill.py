@@ -161,7 +161,8 @@ class Meter:
             total = 0
             for piece in pieces_of(intent, life):
                 charged = self.ledger.admit(piece, self.first)
-                total += billed_cost(charged)
+                if record:  # only a job's events need its billed cost
+                    total += billed_cost(charged)
                 if piece.end > max(piece.start, span_start):
                     self._pending[max(piece.start // WINDOW_SECONDS, self.first)].append(charged)
             if record:
