@@ -69,9 +69,9 @@ class LifeParams(_Model):
     checkpoint_every_hours: Positive = 1.0
     # Caps that make every life finite, so the bill knows exactly how far back a job can still be running
     # (pipeline.workload.life.longest_life_seconds): a spot requeue waits at most wait_max_hours like a
-    # first start, and nothing runs longer than max_runtime_hours in all (runaways and idle notebooks
-    # included: by then the month's invoice has shown them to someone).
-    max_runtime_hours: Positive = 720.0
+    # first start, and nothing runs longer than max_runtime_hours in all, runaways and idle notebooks
+    # included (data/profiles/default.toml gives the source).
+    max_runtime_hours: Positive = 672.0
 
     @model_validator(mode="after")
     def _priorities(self) -> LifeParams:
