@@ -106,6 +106,7 @@ def test_a_week_is_its_first_three_days_then_its_last_four(week: Week) -> None:
     assert whole == first + rest
 
 
+@pytest.mark.slow  # three exports with the full lookback; the full run covers it
 def test_any_span_is_its_parts_back_to_back_even_with_a_job_older_than_three_weeks(week: Week) -> None:
     """No SIM_START and an odd start hour: each export looks back as far as the longest life the profile
     allows, so a job requested long before a part (here more than 21 days, the old fixed lookback) is in
@@ -123,6 +124,7 @@ def test_any_span_is_its_parts_back_to_back_even_with_a_job_older_than_three_wee
     assert short.read_bytes() != last, "no job of this span is older than 21 days: the test proves nothing"
 
 
+@pytest.mark.process
 def test_bin_export_gives_the_same_bytes_twice(tmp_path: Path, env: dict[str, str]) -> None:
     """The command end to end, in two processes: same span, same seed, byte-identical files."""
     outputs = []
@@ -136,6 +138,7 @@ def test_bin_export_gives_the_same_bytes_twice(tmp_path: Path, env: dict[str, st
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 1
 
 
+@pytest.mark.process
 def test_bin_export_refuses_bad_spans(tmp_path: Path, env: dict[str, str]) -> None:
     backwards = run("export", "--from", "2026-03-02T06:00Z", "--to", "2026-03-02T00:00Z", "--out",
                     str(tmp_path / "x.csv"), env=env)

@@ -17,7 +17,7 @@ from pipeline.workload.anomalies import AnomalyPlanter, Plan
 from pipeline.workload.life_params import LifeParams
 from pipeline.workload.prices import PriceCatalog
 from pipeline.workload.profile import Profile
-from pipeline.workload.streams import anomaly_id, stream
+from pipeline.workload.streams import anomaly_id, keyed_random
 
 
 def _bound(p: LifeParams, run_seconds: float) -> int:
@@ -61,7 +61,7 @@ class LifeModel:
 
     def _life(self, seed: int, intent: Intent, plan: Plan) -> JobLife:
         p = self._p
-        rng = stream(seed, "life", intent.window, intent.index)
+        rng = keyed_random(seed, "life", intent.window, intent.index)
         run = self._run(rng, intent, plan)
         median = p.wait_median_seconds[intent.priority] * intent.gpu_count ** p.wait_size_exponent
         wait = round(min(_lognormal(rng, median, p.wait_sigma), p.wait_max_hours * 3600))
