@@ -19,8 +19,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline.focus.bill import LOOKBACK_HOURS
-
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 3, 2, tzinfo=UTC)
 SEED = 11
@@ -59,13 +57,15 @@ def model_alone(days: int) -> float:
     code = (
         "import json, time\n"
         "from pipeline import ROOT\n"
-        "from pipeline.focus.bill import LOOKBACK_HOURS\n"
+        "from pipeline.focus.bill import lookback_hours\n"
         "from pipeline.workload import Workload, window_of\n"
         "from datetime import datetime\n"
         "w = Workload.load(ROOT / 'data' / 'profiles' / 'default.toml')\n"
         f"first = window_of(datetime.fromisoformat('{START.isoformat()}'))\n"
         "t = time.perf_counter()\n"
-        f"for window in range(first - LOOKBACK_HOURS, first + {days} * 24):\n"
+        "for window in range(first - lookback_hours(w), first):\n"
+        f"    w.window_jobs({SEED}, window, running_after=first * 3600)\n"
+        f"for window in range(first, first + {days} * 24):\n"
         f"    w.window_jobs({SEED}, window)\n"
         "print(json.dumps({'seconds': time.perf_counter() - t}))\n"
     )
@@ -160,7 +160,8 @@ def main() -> int:
             lines.append(f"| {fmt} | {rows:,} | {o:,.0f} | {b:,.0f} | {o / b:.3f}x | {rest:,.0f} rows/s "
                          f"({rest / b:.2f}x) | {orss:.0f} MB | {brss:.0f} MB |")
             sys.stderr.write(lines[-1] + "\n")
-    lines.append(f"\nThe workload model alone (every job and life of the span and its {LOOKBACK_HOURS} h lookback) "
+    lines.append("\nThe workload model alone (every job and life of the span, and of its lookback those that can "
+                 "still be running in it) "
                  f"took {model:.1f} s of it; 'ours without the model' is the rows/s of the rest (rows, "
                  "formatting, writing).")
     sys.stdout.write("\n".join(lines) + "\n")

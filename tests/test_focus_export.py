@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.focus.bill import Bill, lookback_hours
 from pipeline.focus.check import check_header, check_row, check_rows
+from pipeline.focus.export import Span, export
 from pipeline.focus.spec import BY_NAME, COLUMN_NAMES
 from tests.conftest import run
 from tests.focus_support import FIRST, ROOT, SEED, WEEK, Week
@@ -95,17 +97,31 @@ def test_parquet_and_jsonl_hold_the_same_rows_with_proper_types(week: Week) -> N
 
 
 def test_a_week_is_its_first_three_days_then_its_last_four(week: Week) -> None:
-    """A stream's week (no job before its SIM_START, the week's first hour) is its 3 + 4 days back to back.
-
-    Without a SIM_START each export looks 21 days back, and a job that lives longer (a planted runaway
-    of a long request: one started 454 h before this week still runs in it) would be in the 7-day
-    export's last 4 days but not in the 4-day export's: docs/focus.md, Limits."""
+    """A stream's week (no job before its SIM_START, the week's first hour) is its 3 + 4 days back to back."""
     whole = week.export(FIRST, FIRST + WEEK, "csv", "stream-week.csv", origin=FIRST).read_bytes()
     first = week.export(FIRST, FIRST + 72, "csv", "first3.csv", origin=FIRST).read_bytes()
     last = week.export(FIRST + 72, FIRST + WEEK, "csv", "last4.csv", origin=FIRST).read_bytes()
     header, rest = last.split(b"\n", 1)
     assert first.startswith(header + b"\n")
     assert whole == first + rest
+
+
+@pytest.mark.slow  # three exports with the full lookback; the full run covers it
+def test_any_span_is_its_parts_back_to_back_even_with_a_job_older_than_three_weeks(week: Week) -> None:
+    """No SIM_START and an odd start hour: each export looks back as far as the longest life the profile
+    allows, so a job requested long before a part (here more than 21 days, the old fixed lookback) is in
+    that part as it is in the whole. The old lookback would have left rows out of the second part."""
+    start, cut, end = FIRST + 77, FIRST + 96, FIRST + 125
+    assert lookback_hours(week.bill.workload) > (cut - FIRST) + 21 * 24
+    whole = week.export(start, end, "csv", "odd-whole.csv").read_bytes()
+    first = week.export(start, cut, "csv", "odd-first.csv").read_bytes()
+    last = week.export(cut, end, "csv", "odd-last.csv").read_bytes()
+    header, rest = last.split(b"\n", 1)
+    assert first.startswith(header + b"\n")
+    assert whole == first + rest
+    short = week.path("odd-last-21d.csv")
+    export(Bill(week.bill.workload, lookback=21 * 24), Span(SEED, cut, end), "csv", short)
+    assert short.read_bytes() != last, "no job of this span is older than 21 days: the test proves nothing"
 
 
 @pytest.mark.process

@@ -12,6 +12,7 @@ import pytest
 from pipeline import ROOT
 from pipeline.models import Intent, JobLife
 from pipeline.workload import Workload, window_of
+from pipeline.workload.life import longest_life_seconds
 
 PROFILE = ROOT / "data/profiles/default.toml"
 W0 = window_of(datetime(2026, 3, 2, tzinfo=UTC))
@@ -99,3 +100,28 @@ def test_profile_without_lifecycle_tables_uses_the_cited_defaults(tmp_path: Path
     bare.write_text(text[:cut])
     (tmp_path / "prices.toml").write_text((ROOT / "data/prices.toml").read_text())
     assert Workload.load(bare).window_jobs(5, W0) == Workload.load(PROFILE).window_jobs(5, W0)
+
+
+def test_lives_are_bounded_and_the_lookback_filter_keeps_every_job_still_running(workload: Workload) -> None:
+    """The bill's exact lookback rests on two facts, checked here with anomalies made common (so runaways,
+    idle notebooks and spend spikes stretch many lives into the caps): no life outlasts
+    longest_life_seconds, and window_jobs(running_after=t) keeps every job whose life ends after t,
+    with the same life."""
+    a = workload.profile.anomalies.model_copy(update={"runaway": 0.3, "idle_notebook": 0.6,
+                                                      "spend_spike_per_team_day": 0.5})
+    stretched = Workload(workload.profile.model_copy(update={"anomalies": a}), workload.prices)
+    longest = longest_life_seconds(stretched.profile.lifecycle)
+    capped = 0
+    for window in range(W0, W0 + 24):
+        jobs = stretched.window_jobs(3, window)
+        for intent, life in jobs:
+            lived = (life.ended_at - intent.occurred_at).total_seconds()
+            assert lived <= longest, (intent.id, lived, longest)
+            capped += life.actual_hours >= stretched.profile.lifecycle.max_runtime_hours
+        for hours in (1, 24, 300, 600):
+            t = (window + hours) * 3600
+            kept = {i.id: life for i, life in stretched.window_jobs(3, window, running_after=t)}
+            for intent, life in jobs:
+                if life.ended_at.timestamp() > t:
+                    assert kept.get(intent.id) == life, (intent.id, hours)
+    assert capped > 0, "no life reached max_runtime_hours: the cap is not exercised"

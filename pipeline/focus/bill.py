@@ -27,15 +27,19 @@ from pipeline.focus.spec import Row
 from pipeline.focus.usage import Piece, pieces_of
 from pipeline.models import Intent, JobLife
 from pipeline.workload import WINDOW_SECONDS, Workload
+from pipeline.workload.life import longest_life_seconds
 
 Jobs = list[tuple[Intent, JobLife]]
 JobSource = Callable[[int, int], Jobs]
 """(seed, window) -> every job requested in that window with its life, in request order."""
 
-# How far before a span the bill looks for jobs still running in it. Only a planted runaway of a
-# multi-day request can live longer (the life model caps queue waits at 48 h and the longest request is
-# 14 days); such a job's hours more than this after its request are left out of the bill.
-LOOKBACK_HOURS = 21 * 24
+
+
+def lookback_hours(workload: Workload) -> int:
+    """How far before a span the bill must look for jobs still running in it: the longest life the
+    profile allows (request -> end of the last attempt), so every span's rows are complete."""
+    return -(-longest_life_seconds(workload.profile.lifecycle) // WINDOW_SECONDS)
+
 _PRICE_TO_MONEY_UNITS = 100_000_000_000  # 1e-4 USD -> 1e-15 USD (MONEY_SCALE)
 
 
@@ -106,12 +110,12 @@ class Bill:
     """FOCUS rows of the workload's jobs, one charge hour at a time."""
 
     def __init__(self, workload: Workload, source: JobSource | None = None,
-                 lookback: int = LOOKBACK_HOURS) -> None:
+                 lookback: int | None = None) -> None:
         self.workload = workload
         self.catalog = BillCatalog(workload.profile, workload.prices)
         self.rows = RowBuilder(self.catalog, _payer_offices(workload))
         self.source = source or workload.window_jobs
-        self.lookback = lookback
+        self.lookback = lookback_hours(workload) if lookback is None else lookback
 
     def meter(self, seed: int, first: int, origin: int | None = None, *, record: bool = False) -> Meter:
         """A meter whose first charge hour is `first`; no job is requested before window `origin`
@@ -142,7 +146,12 @@ class Meter:
         """Admit the jobs requested in `window` and every window before it not yet fed (those from the
         bill's source; `window`'s own may be given, e.g. from the scheduler's cache)."""
         while self.fed <= window:
-            batch = jobs if jobs is not None and self.fed == window else self.bill.source(self.seed, self.fed)
+            if jobs is not None and self.fed == window:
+                batch = jobs
+            elif self.fed < self.first:  # before the span only jobs still running at its start count
+                batch = self.bill.workload.window_jobs(self.seed, self.fed, running_after=self.first * WINDOW_SECONDS)
+            else:
+                batch = self.bill.source(self.seed, self.fed)
             self._admit(batch, record=self.record and self.fed >= self.first)
             self.fed += 1
 
@@ -152,7 +161,8 @@ class Meter:
             total = 0
             for piece in pieces_of(intent, life):
                 charged = self.ledger.admit(piece, self.first)
-                total += billed_cost(charged)
+                if record:  # only a job's events need its billed cost
+                    total += billed_cost(charged)
                 if piece.end > max(piece.start, span_start):
                     self._pending[max(piece.start // WINDOW_SECONDS, self.first)].append(charged)
             if record:

@@ -3,7 +3,8 @@ each new job's billed cost for its job.finished event.
 
 Both come from one Meter fed with the scheduler's own windows, so the streamed rows are exactly what
 bin/export writes for the same seed, SIM_START and span. Jobs requested before SIM_START do not exist
-in a stream; a restart warms the meter up from at most LOOKBACK_HOURS back (and never before SIM_START).
+in a stream; a restart warms the meter up from at most the bill's lookback (the longest life the
+profile allows), and never from before SIM_START.
 """
 
 from __future__ import annotations

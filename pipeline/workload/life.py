@@ -14,9 +14,24 @@ from datetime import datetime, timedelta
 
 from pipeline.models import Anomaly, Attempt, EndReason, Intent, JobLife, Outcome
 from pipeline.workload.anomalies import AnomalyPlanter, Plan
+from pipeline.workload.life_params import LifeParams
 from pipeline.workload.prices import PriceCatalog
 from pipeline.workload.profile import Profile
 from pipeline.workload.streams import anomaly_id, keyed_random
+
+
+def _bound(p: LifeParams, run_seconds: float) -> int:
+    """Request -> last attempt's end for a run of `run_seconds`: the longest first wait, the run, and for
+    each spot reclaim the work lost since the last checkpoint and the longest requeue, plus a second per
+    attempt for rounding."""
+    retries = p.spot_max_attempts - 1
+    return math.ceil(p.wait_max_hours * 3600 + run_seconds
+                     + retries * (p.checkpoint_every_hours * 3600 + p.wait_max_hours * 3600)) + 2 * p.spot_max_attempts
+
+
+def longest_life_seconds(p: LifeParams) -> int:
+    """The longest any job's life (request -> end of its last attempt) can be under these parameters."""
+    return _bound(p, p.max_runtime_hours * 3600)
 
 
 def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
@@ -42,9 +57,11 @@ class LifeModel:
 
     def life(self, seed: int, intent: Intent) -> JobLife:
         """The life of `intent`'s job (its request-time anomalies, e.g. a duplicate, are carried over)."""
+        return self._life(seed, intent, self._planter.plan(seed, intent))
+
+    def _life(self, seed: int, intent: Intent, plan: Plan) -> JobLife:
         p = self._p
         rng = keyed_random(seed, "life", intent.window, intent.index)
-        plan = self._planter.plan(seed, intent)
         run = self._run(rng, intent, plan)
         median = p.wait_median_seconds[intent.priority] * intent.gpu_count ** p.wait_size_exponent
         wait = round(min(_lognormal(rng, median, p.wait_sigma), p.wait_max_hours * 3600))
@@ -80,7 +97,8 @@ class LifeModel:
             lost = round(min(ran, p.checkpoint_every_hours * 3600 * rng.random()))  # since the last checkpoint
             remaining = remaining - ran + lost
             queued = attempts[-1].ended_at
-            start = queued + timedelta(seconds=round(_lognormal(rng, p.spot_requeue_median_seconds, p.wait_sigma)))
+            requeue = min(_lognormal(rng, p.spot_requeue_median_seconds, p.wait_sigma), p.wait_max_hours * 3600)
+            start = queued + timedelta(seconds=round(requeue))
         return self._assemble(seed, intent, plan, attempts, (outcome, reason))
 
     def _run(self, rng: random.Random, intent: Intent, plan: Plan) -> _Run:
@@ -109,7 +127,25 @@ class LifeModel:
             seconds, outcome, reason = requested * plan.runaway_factor, "completed", "finished"
         if plan.spike is not None:
             seconds *= plan.spike.factor
-        return _Run(max(1, round(seconds)), outcome, reason)
+        return _Run(max(1, round(min(seconds, p.max_runtime_hours * 3600))), outcome, reason)
+
+    def longest(self, intent: Intent, plan: Plan) -> int:
+        """An upper bound on the seconds from `intent`'s request to the end of its last attempt, from the
+        request and its plan alone (no draws): what lets the bill skip lives that end before a span."""
+        p = self._p
+        requested = intent.est_duration_hours * 3600
+        seconds = max(requested, p.min_runtime_seconds)
+        if plan.idle_hours is not None:
+            seconds = plan.idle_hours * 3600
+        elif plan.runaway_factor is not None:
+            seconds = requested * plan.runaway_factor
+        if plan.spike is not None:
+            seconds *= plan.spike.factor
+        return _bound(p, min(seconds, p.max_runtime_hours * 3600))
+
+    def life_of(self, seed: int, intent: Intent, plan: Plan) -> JobLife:
+        """`life` with the job's plan already drawn."""
+        return self._life(seed, intent, plan)
 
     def _assemble(self, seed: int, intent: Intent, plan: Plan, attempts: list[Attempt],
                   end: tuple[Outcome, EndReason]) -> JobLife:
@@ -162,4 +198,4 @@ class LifeModel:
         return tuple(found)
 
 
-__all__ = ["LifeModel"]
+__all__ = ["LifeModel", "longest_life_seconds"]

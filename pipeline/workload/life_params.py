@@ -67,6 +67,11 @@ class LifeParams(_Model):
     spot_max_attempts: Annotated[int, Field(ge=1, le=20)] = 4
     spot_requeue_median_seconds: Positive = 300.0
     checkpoint_every_hours: Positive = 1.0
+    # Caps that make every life finite, so the bill knows exactly how far back a job can still be running
+    # (pipeline.workload.life.longest_life_seconds): a spot requeue waits at most wait_max_hours like a
+    # first start, and nothing runs longer than max_runtime_hours in all, runaways and idle notebooks
+    # included (data/profiles/default.toml gives the source).
+    max_runtime_hours: Positive = 672.0
 
     @model_validator(mode="after")
     def _priorities(self) -> LifeParams:

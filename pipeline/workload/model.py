@@ -58,8 +58,10 @@ class Workload:
         """Every job arriving in `window`, sorted by occurred_at, each labelled with its planted anomalies."""
         return [intent for intent, _ in self.window_jobs(seed, window)]
 
-    def window_jobs(self, seed: int, window: int) -> list[tuple[Intent, JobLife]]:
-        """Every job arriving in `window` with its life, sorted by occurred_at.
+    def window_jobs(self, seed: int, window: int, running_after: int | None = None) -> list[tuple[Intent, JobLife]]:
+        """Every job arriving in `window` with its life, sorted by occurred_at; with `running_after`
+        (epoch seconds), only those whose life may last past it (a superset of those that do), and the
+        others' lives are never drawn: what makes the bill's lookback cheap.
 
         Regular arrivals have index = position among them; duplicate submissions (a planted anomaly)
         come after them as indexes n, n+1, ... so they never move a regular job's id.
@@ -72,7 +74,11 @@ class Workload:
                 duplicates.append(copy)
         jobs = []
         for intent in sorted(regular + duplicates, key=lambda i: (i.occurred_at, i.index)):
-            life = self._lives.life(seed, intent)
+            plan = self.anomalies.plan(seed, intent)
+            if running_after is not None and (
+                    intent.occurred_at.timestamp() + self._lives.longest(intent, plan) <= running_after):
+                continue
+            life = self._lives.life_of(seed, intent, plan)
             jobs.append((intent.model_copy(update={"anomalies": life.anomalies}), life))
         return jobs
 

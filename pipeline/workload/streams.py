@@ -16,7 +16,7 @@ _STREAM_VERSION = "v1"
 
 
 def _digest(*parts: object, size: int) -> bytes:
-    key = "|".join(str(part) for part in parts).encode()
+    key = "|".join(map(str, parts)).encode()
     return hashlib.blake2b(key, digest_size=size).digest()
 
 
