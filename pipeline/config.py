@@ -25,6 +25,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pipeline import ROOT
 from pipeline.errors import ConfigError
+from pipeline.events import parse_event_types
+from pipeline.models import EVENT_TYPES
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
@@ -137,6 +139,8 @@ class Settings(BaseSettings):
     delivery_retry_after_max: Duration = 3600.0
     # bin/dashboard on an address other than loopback refuses to start without it.
     dashboard_token: SecretStr | None = None
+    # Which event types the deliverer sends (comma-separated, or all); the others are acknowledged unsent.
+    webhook_event_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_event_types)] = EVENT_TYPES
 
     @model_validator(mode="after")
     def _gemini_needs_key(self) -> Settings:

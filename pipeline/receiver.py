@@ -71,13 +71,32 @@ def free_port() -> int:
 
 
 def readable_line(body: dict[str, Any]) -> str:
-    """One line per payload: simulated time, team, GPUs, request text, cost."""
+    """One line per payload: simulated time, team, GPUs, request text (or what happened to the job), cost."""
+    if body.get("type") in ("job.started", "job.finished"):
+        return _lifecycle_line(body)
     job, truth, cost = body.get("job") or {}, body.get("truth") or {}, body.get("cost") or {}
     team = job.get("team") or truth.get("team", "?")
     gpus = f"{truth.get('gpu_count', '?')}x{truth.get('gpu_type', '?')}"
     text = " ".join(str((body.get("request") or {}).get("text", "")).split())
     return (f"{str(body.get('occurred_at', ''))[:16].replace('T', ' ')}  {team:<14.14} {gpus:<14.14} "
             f"${cost.get('estimated_cost', 0):>9,.2f}  {text[:110]}")
+
+
+def _lifecycle_line(body: dict[str, Any]) -> str:
+    gpus = f"{body.get('gpu_count', '?')}x{body.get('gpu_type', '?')}"
+    if body.get("type") == "job.started":
+        wait = float(body.get("queue_wait_seconds", 0.0))
+        what = f"started {body.get('job_id', '?')} on {body.get('pricing', '?')} after {wait:,.0f} s in the queue"
+        cost = 0.0
+    else:
+        attempts = body.get("attempts") or [{}]
+        gpus = f"{attempts[-1].get('gpu_count', '?')}x{attempts[-1].get('gpu_type', '?')}"
+        what = (f"finished {body.get('job_id', '?')} {body.get('outcome', '?')} after "
+                f"{float(body.get('actual_hours', 0.0)):.2f} h, {float(body.get('gpu_hours', 0.0)):,.1f} GPU-h, "
+                f"{len(attempts)} attempt(s)")
+        cost = float(body.get("billed_cost", 0.0))
+    return (f"{str(body.get('occurred_at', ''))[:16].replace('T', ' ')}  {body.get('team', '?'):<14.14} "
+            f"{gpus:<14.14} ${cost:>9,.2f}  {what[:110]}")
 
 
 def _signed(state: ReceiverState, request: web.Request, body: bytes) -> bool:

@@ -8,10 +8,12 @@ The figures are printed (run with -s to see them).
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,33 @@ def test_no_payload_lost_or_invented_under_kills_reboot_and_outage(tmp_path: Pat
     assert report.payloads_in_kill_phase >= MIN_PAYLOADS
     assert report.reboots == 1 and report.outages == 1
     assert all(report.answers[fault] > 0 for fault in ("503", "500", "429", "dropped")), report.answers
+    # All three event types were in the span, and no job's event overtook an earlier one of the same job.
+    types, overtaken = arrival_order(tmp_path / "received.jsonl")
+    print(f"received by type: {dict(types)}")
+    assert set(types) == {"job.requested", "job.started", "job.finished"}, types
+    assert overtaken == [], f"events delivered before their job's earlier event: {overtaken[:5]}"
+
+
+def arrival_order(receipts: Path) -> tuple[Counter[str], list[str]]:
+    """Distinct events received per type, and the ids whose first arrival came before an earlier event's."""
+    rank = {"job.requested": 0, "job.started": 1, "job.finished": 2}
+    seen: dict[str, int] = {}  # job -> highest rank received so far
+    firsts: set[str] = set()
+    types: Counter[str] = Counter()
+    overtaken: list[str] = []
+    for line in receipts.read_text().splitlines():
+        record = json.loads(line)
+        webhook_id, body = record["webhook_id"], record["body"]
+        if webhook_id in firsts:
+            continue
+        firsts.add(webhook_id)
+        kind = body.get("type", "job.requested")
+        types[kind] += 1
+        job = body.get("job_id", body["id"])
+        if rank[kind] != seen.get(job, -1) + 1:
+            overtaken.append(webhook_id)
+        seen[job] = max(seen.get(job, -1), rank[kind])
+    return types, overtaken
 
 
 @given(seed=st.integers(0, 2**31), low=st.floats(0.1, 5), spread=st.floats(0, 5), cycle=st.floats(10, 100))

@@ -135,6 +135,11 @@ def test_live_run_with_kills_equals_a_backfill(env: dict[str, str], tmp_path: Pa
     env["STATE_DIR"] = str(tmp_path / "backfill")
     assert run("scheduler", "--backfill", f"{span}", env=env).returncode == 0
     assert ids(state) == ids(tmp_path / "backfill")
+    # All three event types, body for body (the real emission time aside).
+    same = [{k: v for k, v in row.items() if k != "emitted_at"} for row in intents_in(state)]
+    assert same == [{k: v for k, v in row.items() if k != "emitted_at"} for row in intents_in(tmp_path / "backfill")]
+    assert {row.get("type", "job.requested") for row in intents_in(state)} == {
+        "job.requested", "job.started", "job.finished"}
     meta = json.loads(Store(tmp_path / "backfill").get_meta("clock") or "{}")
     assert meta["sim_now"] == checkpoint.sim_now.isoformat()
 

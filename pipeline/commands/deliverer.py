@@ -41,7 +41,8 @@ def main() -> int:
         return 0
     _lock, store = _cli.start_worker(cfg, "deliverer", consumer_of=("payloads",))
     tuning = Tuning(schedule=cfg.delivery_retry_schedule, max_age=cfg.delivery_max_age,
-                    retry_after_max=cfg.delivery_retry_after_max, concurrency=cfg.delivery_concurrency)
+                    retry_after_max=cfg.delivery_retry_after_max, concurrency=cfg.delivery_concurrency,
+                    event_types=cfg.webhook_event_types)
 
     async def make(life: Lifecycle) -> Deliverer:
         secret = cfg.webhook_secret.get_secret_value() if cfg.webhook_secret else None

@@ -16,6 +16,7 @@ from pipeline.queues import open_readonly
 from pipeline.stream import Stream, read_stream
 from pipeline.workload import Workload, window_of
 from pipeline.workload.preview import Preview, build_preview, render_text
+from pipeline.workload.preview_usage import build_usage, render_usage
 
 _INSTALL_HINT = "--png needs matplotlib: .venv/bin/pip install -e '.[preview]'"
 
@@ -58,6 +59,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                      f"{args.days} day(s) from {start:%Y-%m-%d %H:00} UTC; "
                      f"model mean {workload.expected_per_day():,.0f} jobs/day\n\n")
     sys.stdout.write(render_text(preview))
+    sys.stdout.write(render_usage(build_usage(workload, seed, window_of(start), args.days)))
     if args.png is not None:
         _write_png(preview, args.png)
         sys.stdout.write(f"\nwrote {args.png}\n")

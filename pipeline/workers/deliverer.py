@@ -29,7 +29,8 @@ from pipeline.delivery.policy import DeadReason, Decision, Kind, classify, decid
 from pipeline.delivery.retry_state import RetryRecord
 from pipeline.delivery.sender import Attempt
 from pipeline.errors import DeliveryPausedError, EndpointDownError
-from pipeline.models import DeadLetter
+from pipeline.events import job_key, selected
+from pipeline.models import EVENT_TYPES, DeadLetter
 from pipeline.queues import Store
 from pipeline.stats import DELIVERY_KEY
 
@@ -63,6 +64,7 @@ class Tuning:
     max_age: float
     retry_after_max: float
     concurrency: int
+    event_types: tuple[str, ...] = EVENT_TYPES  # WEBHOOK_EVENT_TYPES: the others are acked unsent
 
 
 @dataclass(slots=True)
@@ -99,6 +101,7 @@ class Deliverer:
         self._rng, self._clock, self._wall = rng or random.Random(), clock, wall
         self._tasks: dict[asyncio.Task[Attempt], tuple[_Item, bool]] = {}
         self._fresh: deque[_Item] = deque()  # taken from the queue, never attempted
+        self._held: list[_Item] = []  # fresh items waiting for an earlier event of their job to finish
         self._waiting: list[tuple[float, int, RetryRecord]] = []  # heap on (due, pqid)
         self._unwritten: Batch | None = None  # outcomes whose commit failed (disk full): retried first
         self._window = Window()
@@ -179,11 +182,29 @@ class Deliverer:
         """Due retries first, then payloads not yet tried; a probe takes the earliest retry if need be."""
         if self._waiting and self._waiting[0][0] <= self.clocks.run:
             return self._pop_waiting()
-        if not self._fresh:
-            self._take()
-        if self._fresh:
-            return self._fresh.popleft()
+        item = self._next_in_job_order()
+        if item is not None:
+            return item
         return self._pop_waiting() if probe and self._waiting else None
+
+    def _next_in_job_order(self) -> _Item | None:
+        """The oldest fresh item whose job has no earlier event in flight or waiting for a retry, so a
+        job's events are sent in order (a dead-lettered one no longer holds the others back)."""
+        busy = {job_key(i.payload_id) for i, _ in self._tasks.values()}
+        busy |= {job_key(record.payload_id) for _, _, record in self._waiting}
+        for k, item in enumerate(self._held):
+            if job_key(item.payload_id) not in busy:
+                return self._held.pop(k)
+        while True:
+            if not self._fresh:
+                self._take()
+            if not self._fresh:
+                return None
+            item = self._fresh.popleft()
+            if job_key(item.payload_id) not in busy and not any(
+                    job_key(h.payload_id) == job_key(item.payload_id) for h in self._held):
+                return item
+            self._held.append(item)
 
     def _pop_waiting(self) -> _Item | None:
         _, pqid, record = heapq.heappop(self._waiting)
@@ -197,8 +218,14 @@ class Deliverer:
     def _take(self) -> None:
         # Two rounds' worth per commit: one fsync serves several requests.
         rows = self.store.take("payloads", 2 * self.tuning.concurrency)
+        skipped = [row.pqid for row in rows if not selected(row.data, self.tuning.event_types)]
+        if skipped:  # an event type WEBHOOK_EVENT_TYPES leaves out: done with, never sent
+            with self.store.transaction() as tx:
+                tx.ack("payloads", skipped)
         unreadable: list[tuple[int, DeadLetter]] = []
         for row in rows:
+            if row.pqid in skipped:
+                continue
             payload_id = _payload_id(row.data)
             if payload_id is None:  # sending it could only fail; keep it for a person instead
                 now = self._wall()
@@ -371,7 +398,8 @@ class Deliverer:
 
     def drained(self) -> bool:
         """Nothing queued, in flight or waiting for a retry."""
-        return (not self._tasks and not self._fresh and not self._waiting and self._unwritten is None
+        return (not self._tasks and not self._fresh and not self._held and not self._waiting
+                and self._unwritten is None
                 and self.store.counts("payloads")["ready"] == 0)
 
     def status(self) -> str:

@@ -17,6 +17,7 @@ from pipeline.clock import utc_now
 from pipeline.delivery.policy import DeadReason
 from pipeline.enrich import Enriched, Enricher, Interrupted
 from pipeline.enrich.offline import OfflineEnricher
+from pipeline.events import in_row_order, is_lifecycle
 from pipeline.models import DeadLetter, Generator, Intent, Payload
 from pipeline.queues import Row, Store
 from pipeline.stats import ENRICHER_KEY
@@ -28,7 +29,7 @@ log = structlog.get_logger()
 def build_payload(item: Enriched, seed: int, emitted_at: datetime) -> bytes:
     """The delivery body: these exact bytes are stored, signed and sent."""
     payload = Payload(
-        id=item.intent.id, occurred_at=item.intent.occurred_at, emitted_at=emitted_at,
+        id=item.intent.id, job_id=item.intent.id, occurred_at=item.intent.occurred_at, emitted_at=emitted_at,
         request=item.request, job=item.job, cost=item.intent.cost, truth=item.intent,
         generator=Generator(enricher=item.enricher, model=item.model, seed=seed, version=__version__),
     )
@@ -63,7 +64,8 @@ class EnricherWorker:
             rows = self.store.take("intents", self.batch_size)
             if not rows:
                 return False
-            intents, unreadable = self._read(rows)
+            # Lifecycle events (job.started/finished) are finished bodies: they pass through, in queue order.
+            intents, unreadable = self._read([row for row in rows if not is_lifecycle(row.data)])
             try:
                 results = await self.enricher.enrich(intents) if intents else []
             except Interrupted:
@@ -82,7 +84,8 @@ class EnricherWorker:
             stats = self.enricher.stats
             stats.gemini_written += sum(item.enricher == "gemini" for item in results)
             stats.offline_written += sum(item.enricher == "offline" for item in results)
-            self._pending = (rows, [build_payload(item, seed, emitted_at) for item in results], unreadable)
+            built = {item.intent.id: build_payload(item, seed, emitted_at) for item in results}
+            self._pending = (rows, in_row_order(rows, built), unreadable)
         rows, bodies, dead = self._pending
         with self.store.transaction() as tx:
             tx.put("payloads", bodies)

@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from pipeline.clock import Checkpoint, advance, load_checkpoint, save_checkpoint
+from pipeline import pending
+from pipeline.clock import Checkpoint, advance, load_checkpoint, save_checkpoint, utc_now
 from pipeline.errors import QueueWriteError
-from pipeline.models import Intent
+from pipeline.events import EVENT_MODELS, event_type, lifecycle_events, order_key, stamp
+from pipeline.models import Intent, JobLife
 from pipeline.queues import Store
 from pipeline.stream import Stream
 from pipeline.workers.runner import Lifecycle
@@ -31,6 +33,12 @@ BACKFILL_CHUNK = timedelta(seconds=WINDOW_SECONDS * 6)
 # commit moves it as well. At SCALE_FACTOR=1 (a job about once a minute) this saves an fsync a second and
 # wakes no consumer. The clock is still saved at least this often (real seconds), and when the worker stops.
 QUIET_CHECKPOINT_EVERY = 10.0
+
+
+def _restamped(body: bytes, emitted_at: datetime) -> bytes:
+    """A stored lifecycle event with the real time it is emitted (it waited since its job's request)."""
+    model = EVENT_MODELS[event_type(body) or "job.finished"]
+    return model.model_validate_json(body).model_copy(update={"emitted_at": emitted_at}).model_dump_json().encode()
 
 
 class Scheduler:
@@ -69,35 +77,54 @@ class Scheduler:
         self._last_tick = monotonic()
         self._saved_at = self._last_tick  # when a checkpoint was last committed (monotonic)
         self._unsaved: Checkpoint | None = None  # the clock after quiet ticks that committed nothing
-        self._windows: dict[int, list[Intent]] = {}
+        self._windows: dict[int, list[tuple[Intent, JobLife]]] = {}
+        pending.ensure(store)
+        self._next_due = pending.next_due(store)  # earliest lifecycle event waiting for its time
 
-    def _intents_between(self, start: datetime, end: datetime) -> list[Intent]:
-        """Intents with start < occurred_at <= end, from the deterministic windows."""
-        found: list[Intent] = []
+    def _jobs_between(self, start: datetime, end: datetime) -> list[tuple[Intent, JobLife]]:
+        """Jobs with start < occurred_at <= end, with their lives, from the deterministic windows."""
+        found: list[tuple[Intent, JobLife]] = []
         for window in range(window_of(start), window_of(end) + 1):
             if window not in self._windows:
-                self._windows[window] = self.workload.window_intents(self.stream.seed, window)
-            found += [i for i in self._windows[window] if start < i.occurred_at <= end]
+                self._windows[window] = self.workload.window_jobs(self.stream.seed, window)
+            found += [job for job in self._windows[window] if start < job[0].occurred_at <= end]
         # Keep only the window still being filled; earlier ones are done for good.
         for window in [w for w in self._windows if w < window_of(end)]:
             del self._windows[window]
         return found
 
     def _commit(self, end: datetime, *, quiet_ok: bool = False) -> int:
-        intents = self._intents_between(self.sim_now, end)
+        jobs = self._jobs_between(self.sim_now, end)
+        until = stamp(end)
         checkpoint = Checkpoint(end, self._wall(), self.scale_factor)
-        if not intents and quiet_ok and self._monotonic() - self._saved_at < QUIET_CHECKPOINT_EVERY:
+        due = self._next_due is not None and self._next_due <= until
+        if not jobs and not due and quiet_ok and self._monotonic() - self._saved_at < QUIET_CHECKPOINT_EVERY:
             self.sim_now, self._unsaved = end, checkpoint
             return 0
+        emitted_at = utc_now()
+        now: list[tuple[str, bytes]] = []  # (stream order, body) written in this commit
+        later: list[tuple[str, str, bytes]] = []  # (stream order, time, body) for the pending table
+        for intent, life in jobs:
+            now.append((order_key(intent.occurred_at, "job.requested", intent.id), intent.model_dump_json().encode()))
+            for event in lifecycle_events(intent, life, self.stream.seed, emitted_at):
+                body = event.body.model_dump_json().encode()
+                if event.at <= until:
+                    now.append((event.key, body))
+                else:
+                    later.append((event.key, event.at, body))
         with self.store.transaction() as tx:
-            tx.put("intents", (i.model_dump_json().encode() for i in intents))
+            now += [(key, _restamped(body, emitted_at)) for key, body in pending.pop_due(tx, until)]
+            pending.add(tx, later)
+            now.sort(key=lambda item: item[0])
+            tx.put("intents", (body for _, body in now))
             save_checkpoint(tx, checkpoint)
+        self._next_due = pending.next_due(self.store)
         self._saved_at, self._unsaved = self._monotonic(), None
         self.sim_now = end
-        self.emitted += len(intents)
-        if intents:
-            log.debug("scheduler.emitted", count=len(intents), sim_now=end.isoformat())
-        return len(intents)
+        self.emitted += len(jobs)
+        if now:
+            log.debug("scheduler.emitted", count=len(jobs), events=len(now), sim_now=end.isoformat())
+        return len(jobs)
 
     async def step(self) -> bool:
         """Fast-forward one chunk towards the target, or wait for the next live tick and write it."""
@@ -127,7 +154,8 @@ class Scheduler:
 
     def status(self) -> str:
         """Where the simulated clock stands."""
-        return f"sim {self.sim_now:%Y-%m-%d %H:%M} UTC, {self.emitted} intents this run"
+        return (f"sim {self.sim_now:%Y-%m-%d %H:%M} UTC, {self.emitted} intents this run, "
+                f"{pending.count(self.store)} lifecycle events waiting")
 
     async def close(self) -> None:
         """Save the clock if quiet ticks moved it without a commit, then close the store."""

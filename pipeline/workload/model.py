@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.models import Intent
+from pipeline.models import Intent, JobLife
+from pipeline.workload.anomalies import AnomalyPlanter
 from pipeline.workload.attributes import JobSampler
 from pipeline.workload.bursts import BurstSchedule
+from pipeline.workload.life import LifeModel
 from pipeline.workload.prices import PriceCatalog, load_prices
 from pipeline.workload.profile import Profile, load_profile
 from pipeline.workload.rate import Burst, RateModel
@@ -32,6 +34,8 @@ class Workload:
         self._rate = RateModel(profile)
         self._bursts = BurstSchedule(profile)
         self._jobs = JobSampler(profile, prices)
+        self.anomalies = AnomalyPlanter(profile, prices)
+        self._lives = LifeModel(profile, prices, self.anomalies)
 
     @classmethod
     def load(cls, profile: Path, prices: Path | None = None) -> Workload:
@@ -50,7 +54,33 @@ class Workload:
         return self._bursts.touching(seed, window)
 
     def window_intents(self, seed: int, window: int) -> list[Intent]:
-        """Every job arriving in `window`, sorted by occurred_at, with index = position."""
+        """Every job arriving in `window`, sorted by occurred_at, each labelled with its planted anomalies."""
+        return [intent for intent, _ in self.window_jobs(seed, window)]
+
+    def window_jobs(self, seed: int, window: int) -> list[tuple[Intent, JobLife]]:
+        """Every job arriving in `window` with its life, sorted by occurred_at.
+
+        Regular arrivals have index = position among them; duplicate submissions (a planted anomaly)
+        come after them as indexes n, n+1, ... so they never move a regular job's id.
+        """
+        regular = self._arrivals(seed, window)
+        duplicates: list[Intent] = []
+        for intent in regular:
+            copy = self.anomalies.duplicate(seed, intent, len(regular) + len(duplicates))
+            if copy is not None:
+                duplicates.append(copy)
+        jobs = []
+        for intent in sorted(regular + duplicates, key=lambda i: (i.occurred_at, i.index)):
+            life = self._lives.life(seed, intent)
+            jobs.append((intent.model_copy(update={"anomalies": life.anomalies}), life))
+        return jobs
+
+    def life(self, seed: int, intent: Intent) -> JobLife:
+        """The life of one job (the same as window_jobs gives for it)."""
+        return self._lives.life(seed, intent)
+
+    def _arrivals(self, seed: int, window: int) -> list[Intent]:
+        """The regular arrivals of `window`, sorted by occurred_at, with index = position."""
         rng = stream(seed, "arrivals", window)
         arrivals = [
             (t, seq, segment)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from pipeline.models import Channel, JobType, Priority
 from pipeline.workload.choice import Choice
+from pipeline.workload.life_params import AnomalyParams, LifeParams
 
 JOB_TYPES: tuple[str, ...] = get_args(JobType)
 PRIORITIES: tuple[str, ...] = get_args(Priority)
@@ -141,6 +142,8 @@ class Profile(_Model):
     curves: dict[str, Curve]
     classes: dict[JobType, JobClass]
     offices: Annotated[tuple[Office, ...], Field(min_length=1)]
+    lifecycle: LifeParams = LifeParams()
+    anomalies: AnomalyParams = AnomalyParams()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Profile:

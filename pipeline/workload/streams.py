@@ -35,6 +35,11 @@ def burst_id(seed: int, day: int, index: int) -> str:
     return "burst_" + _digest("burst", seed, day, index, size=6).hex()
 
 
+def anomaly_id(seed: int, *parts: object) -> str:
+    """The id of a planted anomaly, from the seed and what it is attached to (a job, or a team-day)."""
+    return "anomaly_" + _digest("anomaly", seed, *parts, size=8).hex()
+
+
 def poisson_points(rng: random.Random, start: float, end: float, rate: float) -> Iterator[float]:
     """Points of a homogeneous Poisson process of `rate` per second on [start, end).
 
