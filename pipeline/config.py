@@ -75,15 +75,19 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
-    if value is None:
-        return None
-    raw = value.get_secret_value()
+def webhook_secret_problem(raw: str) -> str | None:
+    """What is wrong with a webhook secret's form (None when it is a usable Standard Webhooks secret)."""
     try:
         ok = raw.startswith("whsec_") and len(base64.b64decode(raw[6:], validate=True)) >= 16
     except ValueError:
         ok = False
-    if not ok:
+    return None if ok else "must be a Standard Webhooks secret: whsec_ followed by base64 of at least 16 bytes"
+
+
+def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    if webhook_secret_problem(value.get_secret_value()):
         raise ValueError("a Standard Webhooks secret: whsec_ followed by base64 of at least 16 bytes")
     return value
 
