@@ -70,8 +70,10 @@ class NatsPublisher:
         from nats.js.api import StorageType, StreamConfig
         from nats.js.errors import NotFoundError
 
+        # A few quick reconnects ride out a blip; past them a publish fails and the caller's retry
+        # schedule takes over (unlimited attempts would also make the first connect wait forever).
         self._nc = await nats.connect(servers=[self.sink.url], connect_timeout=self.timeout,
-                                      allow_reconnect=True, max_reconnect_attempts=-1)
+                                      allow_reconnect=True, max_reconnect_attempts=2, reconnect_time_wait=0.5)
         self._js = self._nc.jetstream(timeout=self.timeout)
         try:
             await self._js.stream_info(self.sink.stream)
