@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     delivery_retry_after_max: Duration = 3600.0
     # bin/dashboard on an address other than loopback refuses to start without it.
     dashboard_token: SecretStr | None = None
+    # A destinations file (TOML: [[endpoint]], [[file]], [[nats]]; docs/destinations.md) instead of
+    # WEBHOOK_URL/WEBHOOK_SECRET/WEBHOOK_EVENT_TYPES; the deliverer checks it at start (exit 78).
+    destinations: Annotated[Path, AfterValidator(_resolve)] | None = None
     # Which event types the deliverer sends (comma-separated, or all); the others are acknowledged unsent.
     webhook_event_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_event_types)] = EVENT_TYPES
 
