@@ -60,7 +60,7 @@ def test_the_nats_sink_holds_every_event_exactly_once_after_deliverer_kills(env:
             proc = subprocess.Popen(command("deliverer"), env=env, stderr=subprocess.PIPE)
             try:
                 floor = published + 150
-                wait_until(lambda floor=floor: _count(url) >= floor, timeout=90, interval=0.05)  # type: ignore[misc]
+                wait_until(lambda floor=floor: _count(url) >= floor, timeout=90, interval=0.05)
             except AssertionError:
                 proc.kill()
                 raise AssertionError(f"kill {kill}: deliverer stalled: {proc.communicate()[1].decode()[-2000:]}"
