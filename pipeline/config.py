@@ -108,6 +108,10 @@ class Settings(BaseSettings):
 
     gemini_api_key: SecretStr | None = None
     gemini_model: str = "gemini-2.5-flash-lite"
+    # A model the API no longer serves (404): move to its successor in data/gemini_models.toml, or exit 78.
+    gemini_model_fallback: Literal["successor", "none"] = "successor"
+    # Gemini texts become templates that write the intents Gemini's quota does not cover (off: offline).
+    phrasebank: Literal["on", "off"] = "on"
     gemini_base_url: AnyHttpUrl | None = None
     enricher: Literal["auto", "gemini", "offline"] = "auto"
     webhook_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080/webhook")
@@ -141,13 +145,13 @@ class Settings(BaseSettings):
     delivery_connect_timeout: PositiveDuration = 5.0
     delivery_timeout: PositiveDuration = 15.0
     delivery_retry_after_max: Duration = 3600.0
+    # Which event types the deliverer sends (comma-separated, or all); the others are acknowledged unsent.
+    webhook_event_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_event_types)] = EVENT_TYPES
     # bin/dashboard on an address other than loopback refuses to start without it.
     dashboard_token: SecretStr | None = None
     # A destinations file (TOML: [[endpoint]], [[file]], [[nats]]; docs/destinations.md) instead of
     # WEBHOOK_URL/WEBHOOK_SECRET/WEBHOOK_EVENT_TYPES; the deliverer checks it at start (exit 78).
     destinations: Annotated[Path, AfterValidator(_resolve)] | None = None
-    # Which event types the deliverer sends (comma-separated, or all); the others are acknowledged unsent.
-    webhook_event_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_event_types)] = EVENT_TYPES
 
     @model_validator(mode="after")
     def _gemini_needs_key(self) -> Settings:

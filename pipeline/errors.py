@@ -78,3 +78,13 @@ class EndpointDownError(PipelineError):
         self.open_for, self.last_error = open_for, last_error
         super().__init__(f"endpoint unreachable or failing for {open_for:.0f} s (breaker open; "
                          f"last error: {last_error}); payloads stay queued")
+
+
+class GeminiRefusedError(PipelineError):
+    """The Gemini API refused the configuration for good (a rejected key, a model it does not serve)."""
+
+    exit_code = EX_CONFIG
+
+    def __init__(self, variable: str, reason: str) -> None:
+        self.variable, self.reason = variable, reason
+        super().__init__(f"configuration error: {variable}: {reason}")

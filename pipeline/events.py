@@ -27,7 +27,8 @@ from pipeline.models import (
 from pipeline.queues import Row
 
 # Within one instant a job's events keep their natural order.
-RANK = {"job.requested": 0, "job.started": 1, "job.finished": 2}
+# A charge hour's cost.usage comes after the job events of the instant it ends.
+RANK = {"job.requested": 0, "job.started": 1, "job.finished": 2, "cost.usage": 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,12 @@ def order_key(moment: datetime, event_type: str, event_id: str) -> str:
     return f"{stamp(moment)}|{RANK.get(event_type, 9)}|{event_id}"
 
 
-def lifecycle_events(intent: Intent, life: JobLife, seed: int, emitted_at: datetime) -> list[Timed]:
-    """The job.started and job.finished events of one job, at their simulated times."""
+def lifecycle_events(intent: Intent, life: JobLife, seed: int, emitted_at: datetime,
+                     billed_cost: float | None = None) -> list[Timed]:
+    """The job.started and job.finished events of one job, at their simulated times.
+
+    `billed_cost`: what the bill charges for the job (pipeline/focus: hours a commitment covers are billed
+    0); the life's own price x hours when not given."""
     generator = EventGenerator(seed=seed, version=__version__)
     truth = EventTruth(anomalies=life.anomalies)
     first, last = life.attempts[0], life.attempts[-1]
@@ -66,7 +71,8 @@ def lifecycle_events(intent: Intent, life: JobLife, seed: int, emitted_at: datet
     finished = JobFinished(
         id=f"{intent.id}.finished", occurred_at=life.ended_at, outcome=life.outcome, end_reason=life.end_reason,
         ended_at=life.ended_at, requested_hours=life.requested_hours, actual_hours=life.actual_hours,
-        gpu_hours=life.gpu_hours, pricing=last.pricing, list_cost=life.list_cost, billed_cost=life.billed_cost,
+        gpu_hours=life.gpu_hours, pricing=last.pricing, list_cost=life.list_cost,
+        billed_cost=life.billed_cost if billed_cost is None else billed_cost,
         attempts=life.attempts, **common)
     return [Timed(order_key(e.occurred_at, e.type, e.id), stamp(e.occurred_at), e) for e in (started, finished)]
 
@@ -88,7 +94,7 @@ def event_type(body: bytes) -> str | None:
 
 def is_lifecycle(body: bytes) -> bool:
     """Whether a row of the intents queue is a finished event body (passed through) rather than an Intent."""
-    return event_type(body) in ("job.started", "job.finished")
+    return event_type(body) in ("job.started", "job.finished", "cost.usage")
 
 
 def in_row_order(rows: Sequence[Row], built: dict[str, bytes]) -> list[bytes]:

@@ -22,7 +22,7 @@ Channel = Literal["slack", "jira", "email", "cli"]
 Pricing = Literal["on_demand", "spot"]
 SCHEMA_VERSION: Literal[1] = 1
 # Every delivered body carries one of these as `type` (WEBHOOK_EVENT_TYPES selects which are sent).
-EventType = Literal["job.requested", "job.started", "job.finished"]
+EventType = Literal["job.requested", "job.started", "job.finished", "cost.usage"]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 # What happened to a job in the end; an attempt can also end "preempted" (spot capacity reclaimed).
 Outcome = Literal["completed", "failed", "cancelled", "preempted"]
@@ -153,8 +153,11 @@ class JobFields(_Frozen):
 class Generator(_Frozen):
     """Which enricher wrote the text, and what makes the stream reproducible."""
 
-    enricher: Literal["gemini", "offline"]
-    model: str
+    enricher: Literal["gemini", "phrasebank", "offline"] = Field(
+        description="gemini: written by Gemini for this intent; phrasebank: a Gemini text's template filled "
+                    "with this intent's facts; offline: the local writer")
+    model: str = Field(description="The model that wrote the text (for phrasebank: wrote the template)")
+    template: str | None = Field(default=None, description="The phrasebank template's id (phrasebank only)")
     seed: int
     version: str
 
@@ -245,8 +248,29 @@ class JobFinished(_JobEvent):
     pricing: Pricing = Field(description="Pricing of the last attempt (every attempt has its own)")
     currency: Literal["USD"] = "USD"
     list_cost: float
-    billed_cost: float
+    billed_cost: float = Field(description="What the bill charges for the job: the sum of BilledCost over its "
+                               "FOCUS rows (cost.usage, bin/export); hours a commitment covers are billed 0")
     attempts: tuple[Attempt, ...]
+
+
+class CostUsage(_Frozen):
+    """The body of a `cost.usage` event: the FOCUS 1.2 CostAndUsage rows of one simulated charge hour.
+
+    Sent when the simulated clock passes the hour's end; the rows are exactly those bin/export writes for
+    that hour (as in its JSONL format: decimals as numbers, date/times as ISO 8601 UTC text)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    type: Literal["cost.usage"] = "cost.usage"
+    id: str = Field(description="usage_<hex>: derived from (seed, charge hour)")
+    occurred_at: datetime = Field(description="Simulated end of the charge hour (= charge_period_end)")
+    emitted_at: datetime
+    focus_version: Literal["1.2"] = "1.2"
+    dataset: Literal["CostAndUsage"] = "CostAndUsage"
+    charge_period_start: datetime
+    charge_period_end: datetime
+    rows: tuple[dict[str, str | int | float | None], ...] = Field(
+        description="FOCUS rows, one object per row, keyed by column id (x_ columns link rows to job ids)")
+    generator: EventGenerator
 
 
 class DeadLetter(_Frozen):
@@ -264,7 +288,7 @@ class DeadLetter(_Frozen):
 
 
 EVENT_MODELS: dict[str, type[BaseModel]] = {
-    "job.requested": Payload, "job.started": JobStarted, "job.finished": JobFinished,
+    "job.requested": Payload, "job.started": JobStarted, "job.finished": JobFinished, "cost.usage": CostUsage,
 }
 
 

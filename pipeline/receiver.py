@@ -74,6 +74,11 @@ def readable_line(body: dict[str, Any]) -> str:
     """One line per payload: simulated time, team, GPUs, request text (or what happened to the job), cost."""
     if body.get("type") in ("job.started", "job.finished"):
         return _lifecycle_line(body)
+    if body.get("type") == "cost.usage":  # an hour of the bill, not a job
+        rows = body.get("rows") or []
+        billed = sum(float(r.get("BilledCost") or 0) for r in rows if isinstance(r, dict))
+        return (f"{str(body.get('occurred_at', ''))[:16].replace('T', ' ')}  {'cost.usage':<14} "
+                f"{f'{len(rows)} rows':<14} ${billed:>9,.2f}  FOCUS 1.2 bill of the hour")
     job, truth, cost = body.get("job") or {}, body.get("truth") or {}, body.get("cost") or {}
     team = job.get("team") or truth.get("team", "?")
     gpus = f"{truth.get('gpu_count', '?')}x{truth.get('gpu_type', '?')}"

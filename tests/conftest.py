@@ -103,3 +103,11 @@ def intents_in(state_dir: Path) -> list[dict[str, Any]]:
         return [json.loads(d) for (d,) in conn.execute("SELECT data FROM ack_queue_intents ORDER BY _id")]
     finally:
         conn.close()
+
+
+@pytest.fixture(scope="session")
+def focus_week(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One week of the default profile's FOCUS bill, generated once for the bill and validator tests."""
+    from tests.focus_support import make_week
+
+    return make_week(tmp_path_factory.mktemp("focus-week"))

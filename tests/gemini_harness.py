@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline.config import Settings, load_settings
 from pipeline.enrich.gemini import GeminiEnricher
+from pipeline.enrich.phrasebank import Phrasebank
 from pipeline.enrich.stats import EnricherStats
 from pipeline.queues import Store
 from pipeline.stats import ENRICHER_KEY
@@ -19,7 +20,7 @@ from pipeline.workers.enricher import EnricherWorker
 from pipeline.workers.runner import Lifecycle, run
 from pipeline.workers.sdnotify import Notifier
 from tests.enrich_fixtures import make_intent
-from tests.fake_gemini import FakeGemini
+from tests.fake_gemini import FakeGemini, Seen
 
 # Short waits so a scenario takes well under a second of back-off.
 FAST = {"gemini_timeout": 0.5, "gemini_backoff": 0.01, "gemini_max_wait": 5.0, "gemini_rpm": 1000,
@@ -37,6 +38,11 @@ class Outcome:
 
     def written_by(self, enricher: str) -> int:
         return sum(p["generator"]["enricher"] == enricher for p in self.payloads)
+
+    @property
+    def generated(self) -> list[Seen]:
+        """The generateContent requests the fake received (not the models.get checks)."""
+        return [s for s in self.fake.seen if s.mode != "get"]
 
 
 def settings_for(state_dir: Path, url: str, **overrides: Any) -> Settings:
@@ -58,17 +64,19 @@ def seed_intents(state_dir: Path, settings: Settings, count: int) -> list[str]:
 
 def run_scenario(state_dir: Path, modes: list[str], count: int = 16, *, default: str = "ok",
                  stop_after_payloads: int | None = None, stop_after_requests: int | None = None,
-                 **overrides: Any) -> Outcome:
+                 bank: bool = False, retired: tuple[str, ...] = (), **overrides: Any) -> Outcome:
     """Seed `count` intents, run the enricher (draining) against a fake scripted with `modes`; optionally
-    request a stop (as SIGTERM does) once that many payloads are stored or requests were answered."""
+    request a stop (as SIGTERM does) once that many payloads are stored or requests were answered.
+    `bank`: with the phrasebank (in the state folder); `retired`: models the fake no longer serves."""
 
     async def main() -> Outcome:
-        async with FakeGemini(modes=list(modes), default=default) as fake:
+        async with FakeGemini(modes=list(modes), default=default, retired=set(retired)) as fake:
             settings = settings_for(state_dir, fake.url, **overrides)
             seed_intents(state_dir, settings, count)
             store = Store(state_dir, consumer_of=("intents",))
             life = Lifecycle(Notifier(None))
-            worker = EnricherWorker(store, GeminiEnricher(settings, life, EnricherStats()),
+            phrasebank = Phrasebank(state_dir) if bank else None
+            worker = EnricherWorker(store, GeminiEnricher(settings, life, EnricherStats(), bank=phrasebank),
                                     batch_size=settings.enrich_batch_size)
             if stop_after_payloads is not None or stop_after_requests is not None:
                 payloads, requests = stop_after_payloads or 0, stop_after_requests or 0

@@ -25,15 +25,16 @@ def _answer(*items: dict[str, object]) -> str:
     return json.dumps(list(items))
 
 
-def _fact(k: int) -> dict[str, object]:
-    intent = make_intent(k)
-    return {"intent_id": intent.id, **intent.model_dump()}
+def _fact(k: int, drop: tuple[str, ...] = (), **fields: object) -> dict[str, object]:
+    """The prompt line of intent k (`fields` override, `drop`: facts the request does not state)."""
+    intent = make_intent(k, **fields)
+    return {"intent_id": intent.id, **intent.model_dump(exclude=set(drop))}
 
 
 def test_check_accepts_consistent_items_and_keeps_gemini_extraction() -> None:
     """A valid item is accepted with the request text and the model's own extraction (nulls kept null)."""
     batch = [make_intent(0), make_intent(1)]
-    out = check_answer(batch, _answer(_item(_fact(0)), _item(_fact(1))), "STOP", "m")
+    out = check_answer(batch, _answer(_item(_fact(0, drop=("project",))), _item(_fact(1))), "STOP", "m")
     assert set(out.accepted) == {i.id for i in batch} and not out.refused
     enriched = out.accepted[batch[0].id]
     assert enriched.enricher == "gemini" and enriched.job.gpu_count == batch[0].gpu_count
@@ -43,7 +44,7 @@ def test_check_accepts_consistent_items_and_keeps_gemini_extraction() -> None:
 def test_check_accepts_another_spelling_of_the_gpu_and_stores_the_catalog_one() -> None:
     """"a100 80gb" is the intent's A100-80GB: accepted, and the payload carries the catalog spelling."""
     intent = make_intent(0, gpu_type="A100-80GB")
-    item = dict(_item(_fact(0)), intent_id=intent.id, gpu_type="a100 80gb")
+    item = dict(_item(_fact(0, gpu_type="A100-80GB")), gpu_type="a100 80gb")
     out = check_answer([intent], _answer(item), "STOP", "m")
     assert out.accepted[intent.id].job.gpu_type == "A100-80GB"
 
@@ -63,7 +64,7 @@ def test_check_refuses_each_kind_of_bad_item() -> None:
 def test_check_tolerates_a_rounded_duration_but_not_another_one() -> None:
     """"About 6 hours" for 6.3 h is consistent; 9 hours for 6.3 h is not."""
     intent = make_intent(0, est_duration_hours=6.3)
-    close = dict(_item(_fact(0)), intent_id=intent.id, est_duration_hours=6.0)
+    close = dict(_item(_fact(0, est_duration_hours=6.3)), est_duration_hours=6.0)
     far = dict(close, est_duration_hours=9.0)
     assert check_answer([intent], _answer(close), "STOP", "m").accepted
     assert check_answer([intent], _answer(far), "STOP", "m").refused == {intent.id: "inconsistent:est_duration_hours"}
@@ -159,3 +160,36 @@ def test_offline_path_does_not_import_the_gemini_sdk() -> None:
             "print(any(m.startswith('google.genai') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_check_refuses_the_issues_example_and_an_omitted_fact() -> None:
+    """The text says "no spot please" and names no project, the extraction claims spot and a project: refused.
+    A fact the style hint left out must be null even when it happens to be true."""
+    intent = make_intent(0, spot_ok=True)
+    item = _item(_fact(0, drop=("project", "spot_ok"), spot_ok=True))
+    lying = dict(item, request_text=item["request_text"] + " No spot please.", spot_ok=True, project="made-up-project")
+    assert check_answer([intent], _answer(lying), "STOP", "m").refused == {intent.id: "inconsistent:project"}
+    says_no_spot = dict(item, request_text=item["request_text"] + " No spot please.")
+    assert check_answer([intent], _answer(says_no_spot), "STOP", "m").refused == {
+        intent.id: "inconsistent:text:spot_ok"}
+    volunteered = dict(item, spot_ok=True)
+    out = check_answer([intent], _answer(volunteered), "STOP", "m", {intent.id: ("spot_ok",)})
+    assert out.refused == {intent.id: "inconsistent:unstated:spot_ok"}
+    named_elsewhere = dict(item, project=intent.project)  # true, but the text does not name it
+    assert check_answer([intent], _answer(named_elsewhere), "STOP", "m").refused == {
+        intent.id: "inconsistent:unstated:project"}
+
+
+@pytest.mark.parametrize("name", ["team", "cost_center", "project", "office", "cloud_region", "model_family",
+                                  "job_type", "spot_ok"])
+def test_check_compares_every_field(name: str) -> None:
+    """Each of the twelve fields is compared with the intent (names without case and separators)."""
+    intent = make_intent(3)
+    item = _item(_fact(3))
+    wrong = {"spot_ok": not intent.spot_ok, "job_type": "pretraining" if intent.job_type != "pretraining"
+             else "notebook"}.get(name, "something-else")
+    assert check_answer([intent], _answer(dict(item, **{name: wrong})), "STOP", "m").refused[intent.id] \
+        .startswith(f"inconsistent:{name}")
+    if isinstance(getattr(intent, name), str) and name != "job_type":
+        loud = str(getattr(intent, name)).upper().replace("-", "_")
+        assert check_answer([intent], _answer(dict(item, **{name: loud})), "STOP", "m").accepted

@@ -23,7 +23,7 @@ class BrokenEnricher:
     def __init__(self) -> None:
         self.stats = EnricherStats()
 
-    async def enrich(self, intents: Sequence[Intent]) -> list[Enriched]:
+    async def enrich(self, intents: Sequence[Intent], seed: int = 0) -> list[Enriched]:
         raise RuntimeError("bug in a writer")
 
     async def aclose(self) -> None:

@@ -41,12 +41,12 @@ def seen(url: str) -> list[dict[str, Any]]:
         return list(json.load(response))
 
 
-def enricher(state_dir: Path, url: str, **env: str) -> subprocess.Popen[bytes]:
-    """bin/enricher --drain as a real process with the sentinel key."""
+def enricher(state_dir: Path, url: str, *, drain: bool = True, **env: str) -> subprocess.Popen[bytes]:
+    """bin/enricher (--drain unless told) as a real process with the sentinel key."""
     environ = {**os.environ, "GEMINI_API_KEY": SENTINEL, "GEMINI_BASE_URL": url, "SEED": "1",
                "GEMINI_TIMEOUT": "2", "GEMINI_BACKOFF": "0.01", "GEMINI_RPM": "1000", **env}
-    return subprocess.Popen([sys.executable, "-m", "pipeline.commands.enricher", "--drain", "--state-dir",
-                             str(state_dir)], cwd=ROOT, env=environ, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "pipeline.commands.enricher", *(["--drain"] if drain else []),
+                             "--state-dir", str(state_dir)], cwd=ROOT, env=environ, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
 
 
@@ -76,7 +76,7 @@ def test_sigterm_ends_a_request_in_flight_and_leaves_its_intents(tmp_path: Path)
     with fake_server("slow") as url:
         seed_intents(tmp_path, settings_for(tmp_path, url), 8)
         proc = enricher(tmp_path, url, GEMINI_TIMEOUT="30")
-        while not seen(url):
+        while not [r for r in seen(url) if r["mode"] != "get"]:  # a generateContent request is in flight
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)

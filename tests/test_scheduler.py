@@ -135,11 +135,11 @@ def test_live_run_with_kills_equals_a_backfill(env: dict[str, str], tmp_path: Pa
     env["STATE_DIR"] = str(tmp_path / "backfill")
     assert run("scheduler", "--backfill", f"{span}", env=env).returncode == 0
     assert ids(state) == ids(tmp_path / "backfill")
-    # All three event types, body for body (the real emission time aside).
+    # Every event type, body for body (the real emission time aside): the job events and the hourly bill.
     same = [{k: v for k, v in row.items() if k != "emitted_at"} for row in intents_in(state)]
     assert same == [{k: v for k, v in row.items() if k != "emitted_at"} for row in intents_in(tmp_path / "backfill")]
     assert {row.get("type", "job.requested") for row in intents_in(state)} == {
-        "job.requested", "job.started", "job.finished"}
+        "job.requested", "job.started", "job.finished", "cost.usage"}
     meta = json.loads(Store(tmp_path / "backfill").get_meta("clock") or "{}")
     assert meta["sim_now"] == checkpoint.sim_now.isoformat()
 
@@ -182,7 +182,8 @@ def test_quiet_ticks_commit_rarely_and_a_stop_saves_the_clock(tmp_path: Path) ->
 def test_a_long_stall_is_written_in_bounded_commits(tmp_path: Path) -> None:
     """An hour without a tick at 720x is caught up in backfill-sized commits, to the same stream."""
     clock = FakeClock()
-    live = scheduler(tmp_path / "live", clock, scale=720)
+    # 30 simulated days twice: without the hourly bill events, which test_focus_stream.py covers.
+    live = scheduler(tmp_path / "live", clock, scale=720, cost_events=False)
     clock.advance(3600)  # e.g. every commit failed for an hour on a full disk
     asyncio.run(live.step())
     assert live.sim_now == START + BACKFILL_CHUNK
@@ -192,6 +193,6 @@ def test_a_long_stall_is_written_in_bounded_commits(tmp_path: Path) -> None:
         commits += 1
     assert live.sim_now == START + timedelta(seconds=3600 * 720)
     assert commits == 3600 * 720 // BACKFILL_CHUNK.total_seconds()
-    batch = scheduler(tmp_path / "batch", FakeClock(), scale=720, backfill=live.sim_now - START)
+    batch = scheduler(tmp_path / "batch", FakeClock(), scale=720, backfill=live.sim_now - START, cost_events=False)
     asyncio.run(run_until_drained(batch))
     assert ids(tmp_path / "live") == ids(tmp_path / "batch")

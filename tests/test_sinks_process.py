@@ -74,7 +74,7 @@ def test_the_nats_sink_holds_every_event_exactly_once_after_deliverer_kills(env:
         messages = asyncio.run(stored(url, "FINOPS"))
     ids = [body_id for _, _, body_id in messages]
     assert len(ids) == len(set(ids)) and set(ids) == set(expected)
-    assert all(subject.startswith("finops.job.") and header == body_id for subject, header, body_id in messages)
+    assert all(subject.startswith("finops.") and header == body_id for subject, header, body_id in messages)
 
 
 def _count(url: str) -> int:

@@ -38,7 +38,7 @@ def main() -> int:
         return Scheduler(
             store, workload, stream, life, scale_factor=cfg.scale_factor, tick_interval=cfg.tick_interval_sec,
             backfill=timedelta(seconds=args.backfill) if args.backfill is not None else None,
-            catch_up=args.catch_up,
+            catch_up=args.catch_up, cost_events="cost.usage" in cfg.webhook_event_types,
         )
 
     return _cli.run_worker(make, drain=args.backfill is not None)

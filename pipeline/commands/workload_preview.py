@@ -12,6 +12,8 @@ from pathlib import Path
 from pipeline.clock import load_checkpoint
 from pipeline.commands import _cli
 from pipeline.errors import EX_USAGE
+from pipeline.focus.bill import Bill
+from pipeline.focus.summary import billed_by_team_day, render_bill
 from pipeline.queues import open_readonly
 from pipeline.stream import Stream, read_stream
 from pipeline.workload import Workload, window_of
@@ -31,6 +33,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--start", help="first simulated instant, ISO 8601 UTC (default: SIM_START, else "
                    "the start of the current UTC day); rounded down to the hour")
     p.add_argument("--png", type=Path, metavar="FILE", help="also write the chart as a PNG (needs matplotlib)")
+    p.add_argument("--bill", action="store_true", help="also show the bill per team and UTC day (FOCUS "
+                   "BilledCost, equal to bin/export's rows of the same days)")
     args = p.parse_args(argv)
     if not 1 <= args.days <= 366:
         p.error("--days must be between 1 and 366")
@@ -60,6 +64,13 @@ def run(argv: Sequence[str] | None = None) -> int:
                      f"model mean {workload.expected_per_day():,.0f} jobs/day\n\n")
     sys.stdout.write(render_text(preview))
     sys.stdout.write(render_usage(build_usage(workload, seed, window_of(start), args.days)))
+    if args.bill:
+        # As bin/export: no job is requested before the stream's SIM_START (the setting, not --start).
+        sim_start = stream.sim_start if stream else _cli.settings(args).sim_start
+        origin = window_of(sim_start) if sim_start else None
+        first = window_of(start)
+        sys.stdout.write(render_bill(billed_by_team_day(Bill(workload), seed, first, first + 24 * args.days,
+                                                        origin)))
     if args.png is not None:
         _write_png(preview, args.png)
         sys.stdout.write(f"\nwrote {args.png}\n")

@@ -19,8 +19,9 @@ class Enriched:
     intent: Intent
     request: Request
     job: JobFields
-    enricher: Literal["gemini", "offline"]
+    enricher: Literal["gemini", "phrasebank", "offline"]
     model: str
+    template: str | None = None  # the phrasebank template's id, for enricher "phrasebank"
 
 
 class Interrupted(Exception):
@@ -28,10 +29,12 @@ class Interrupted(Exception):
 
 
 class Enricher(Protocol):
-    """Writes texts for a batch: one `Enriched` per intent, in the same order; keeps its running stats."""
+    """Writes texts for a batch: one `Enriched` per intent, in the same order; keeps its running stats.
+
+    `seed` is the stream's: with the intent id it makes the phrasebank's choice of template reproducible."""
 
     stats: EnricherStats
 
-    async def enrich(self, intents: Sequence[Intent]) -> list[Enriched]: ...
+    async def enrich(self, intents: Sequence[Intent], seed: int = 0) -> list[Enriched]: ...
 
     async def aclose(self) -> None: ...

@@ -119,11 +119,14 @@ class _Text:
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self.spans: dict[str, tuple[int, int]] = {}  # where each field was read (the phrasebank's slots)
 
-    def take(self, match: re.Match[str], group: int = 0) -> None:
-        self.blank(*match.span(group))
+    def take(self, match: re.Match[str], group: int = 0, field: str = "") -> None:
+        self.blank(*match.span(group), field=field)
 
-    def blank(self, start: int, end: int) -> None:
+    def blank(self, start: int, end: int, field: str = "") -> None:
+        if field:
+            self.spans[field] = (start, end)
         self.text = self.text[:start] + " " * (end - start) + self.text[end:]
 
 
@@ -132,12 +135,12 @@ def _number(token: str) -> int:
     return NUMBER_WORDS[token] if token in NUMBER_WORDS else int(token)
 
 
-def _first_name(text: _Text, patterns: tuple[re.Pattern[str], ...]) -> str | None:
+def _first_name(text: _Text, patterns: tuple[re.Pattern[str], ...], field: str) -> str | None:
     for pattern in patterns:
         for match in pattern.finditer(text.text):
             name = match[1].lower().rstrip(".")
             if name not in _STOP:
-                text.take(match, 1)
+                text.take(match, 1, field)
                 return name
     return None
 
@@ -145,7 +148,7 @@ def _first_name(text: _Text, patterns: tuple[re.Pattern[str], ...]) -> str | Non
 def _gpus(text: _Text) -> tuple[str | None, int | None]:
     if m := _GRES.search(text.text):
         gpu = GPU_RE.fullmatch(m[1])
-        text.take(m)
+        text.take(m, 0, "gpus_gres")
         return (gpu_name(gpu) if gpu else m[1].upper()), int(m[2])
     gpu_type = count = None
     if gpu := GPU_RE.search(text.text):
@@ -158,12 +161,12 @@ def _gpus(text: _Text) -> tuple[str | None, int | None]:
         elif m := _COUNT_AFTER.match(text.text[end:]):
             count = int(m[1])
             end += m.end()
-        text.blank(start, end)
+        text.blank(start, end, "gpus" if count is not None else "gpu_type")
     if count is None:
         for pattern in _COUNT_ALONE:
             if m := pattern.search(text.text):
                 count = _number(m[1])
-                text.take(m)
+                text.take(m, 1, "gpu_count")
                 break
     return gpu_type, count
 
@@ -172,67 +175,82 @@ def _hours(text: _Text) -> float | None:
     t = text.text
     if m := _SLURM_TIME.search(t):
         days, hours, minutes, seconds = (int(g or 0) for g in m.groups())
+        text.spans["hours_flag"] = m.span()
         return round(days * 24 + hours + minutes / 60 + seconds / 3600, 4)
     if m := _HOURS_FLAG.search(t):
         value = float(m[1] or m[3])
+        text.spans["hours_flag"] = m.span()
         return round(value * _UNIT_HOURS.get((m[2] or "h").lower(), 1), 4)
     if m := _HM.search(t):
         h, mins = (m[1], m[2]) if m[1] else (m[3], m[4])
+        text.spans["hours"] = m.span()
         return round(int(h) + int(mins) / 60, 4)
     for pattern, phrase_hours in _DURATION_PHRASES:
-        if pattern.search(t):
+        if m := pattern.search(t):
+            text.spans["hours"] = m.span()
             return phrase_hours
     if m := _AMOUNT.search(t):
         amount = float(m[1]) if m[1][0].isdigit() else float(NUMBER_WORDS[m[1].lower()])
+        text.spans["hours"] = m.span()
         return round(amount * _UNIT_HOURS[m[2].lower()], 4)
     return None
 
 
-def _earliest(text: str, table: tuple[tuple[str, str], ...]) -> str | None:
-    best: tuple[int, int, str] | None = None
+def _earliest(text: str, table: tuple[tuple[str, str], ...]) -> tuple[str, tuple[int, int]] | None:
+    best: tuple[int, int, str, tuple[int, int]] | None = None
     for rank, (value, pattern) in enumerate(table):
         if (m := re.search(pattern, text, _I)) and (best is None or (m.start(), rank) < best[:2]):
-            best = (m.start(), rank, value)
-    return None if best is None else best[2]
+            best = (m.start(), rank, value, m.span())
+    return None if best is None else (best[2], best[3])
 
 
 def _model(text: _Text) -> str | None:
     for pattern, canonical in _MODEL_SHAPES:
         if m := pattern.search(text.text):
-            text.take(m)
+            text.take(m, 0, "model")
             return canonical(m)
     return None
 
 
-def _spot(text: str) -> bool | None:
-    if _SPOT_NO.search(text):
+def _spot(text: _Text) -> bool | None:
+    if m := _SPOT_NO.search(text.text):
+        text.spans["spot"] = m.span()
         return False
-    if _SPOT_YES.search(text):
+    if m := _SPOT_YES.search(text.text):
+        text.spans["spot"] = m.span()
         return True
     return None
 
 
 def extract(raw: str) -> JobFields:
     """The fields `raw` states; anything it does not state stays None."""
+    return locate(raw)[0]
+
+
+def locate(raw: str) -> tuple[JobFields, dict[str, tuple[int, int]]]:
+    """The fields `raw` states, and the span each fact was read from (keys name the spelling's kind:
+    "gpus" for a count with its GPU, "gpus_gres" for a --gres flag, "hours_flag" for --hours/--time...)."""
     text = _Text(raw)
     fields: dict[str, object] = {}
     if m := _COST_CENTER.search(text.text):
         fields["cost_center"] = f"CC-{m[1]}"
-        text.take(m)
+        text.take(m, 0, "cost_center")
     if m := _REGION.search(text.text):
         fields["cloud_region"] = m[0].lower()
-        text.take(m)
-    fields["project"] = _first_name(text, _PROJECT)
-    fields["team"] = _first_name(text, _TEAM)
-    fields["office"] = _first_name(text, _OFFICE)
+        text.take(m, 0, "cloud_region")
+    fields["project"] = _first_name(text, _PROJECT, "project")
+    fields["team"] = _first_name(text, _TEAM, "team")
+    fields["office"] = _first_name(text, _OFFICE, "office")
     fields["model_family"] = _model(text)
     fields["gpu_type"], fields["gpu_count"] = _gpus(text)
     fields["est_duration_hours"] = _hours(text)
-    fields["spot_ok"] = _spot(text.text)
+    fields["spot_ok"] = _spot(text)
     if m := _PRIORITY_EXPLICIT.search(text.text):
         fields["priority"] = m[1].lower()
-    else:
-        fields["priority"] = _earliest(text.text, PRIORITY_KEYWORDS)
+        text.spans["priority_word"] = m.span(1)
+    elif found := _earliest(text.text, PRIORITY_KEYWORDS):
+        fields["priority"], text.spans["priority"] = found
     m = _JOB_FLAG.search(text.text)
-    fields["job_type"] = m[1].lower() if m else _earliest(text.text, JOB_KEYWORDS)
-    return JobFields.model_validate(fields)
+    job = _earliest(text.text, JOB_KEYWORDS)
+    fields["job_type"] = m[1].lower() if m else job[0] if job else None
+    return JobFields.model_validate(fields), text.spans

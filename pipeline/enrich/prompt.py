@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.enrich.style import REQUIRED, style_hint
 from pipeline.models import Intent, JobType, Priority
 
 # The fake server in the tests reads the intents back from the lines after this marker.
@@ -16,10 +17,11 @@ SYSTEM_INSTRUCTION = """You write realistic GPU job requests as the engineers of
 For every intent you are given, write the request that person would send on the given channel:
 - slack: short, casual chat; jira: a ticket with a summary line; email: a short polite e-mail signed with
   the author's first name; cli: one command line of a GPU request tool with flags.
-Embed the facts naturally (do not list them as key: value pairs, except on the cli): the GPU type and
-count, the duration, the priority, the team, and the job; vary units and spellings ("8xH100", "eight
-H100s", "~6h", "half a day"). Mention the project, cost centre, office, cloud region, model family and
-whether spot capacity is fine only when it fits the voice. Never invent facts that contradict the intent.
+Each intent lists only the facts its request states, and a style: the tone, the writer's language habits,
+and the facts to leave out. Embed every listed fact naturally (do not list them as key: value pairs,
+except on the cli); vary units and spellings ("8xH100", "eight H100s", "~6h", "half a day"). Never state
+a fact that is not listed and never contradict one; write names (team, project, cost centre, office,
+region) exactly as given.
 Then extract from YOUR OWN TEXT the structured fields: a field the text does not state is null.
 Answer with a JSON array holding exactly one item per intent, each carrying the intent's intent_id."""
 
@@ -50,15 +52,23 @@ class GeminiItem(BaseModel):
     spot_ok: bool | None = None
 
 
-_FACTS = ("channel", "author", "team", "office", "project", "cost_center", "cloud_region", "job_type",
-          "model_family", "gpu_type", "gpu_count", "est_duration_hours", "priority", "spot_ok")
+_ALWAYS = ("channel", "author", *REQUIRED)
 
 
 def build_prompt(intents: Sequence[Intent]) -> str:
-    """The user turn: one compact JSON line of facts per intent."""
-    lines = [json.dumps({"intent_id": i.id, **i.model_dump(include=set(_FACTS))}, separators=(",", ":"))
-             for i in intents]
+    """The user turn: one compact JSON line per intent with the facts to state and its style hint."""
+    lines = []
+    for intent in intents:
+        hint = style_hint(intent)
+        facts = intent.model_dump(include={*_ALWAYS, *hint.state})
+        lines.append(json.dumps({"intent_id": intent.id, **facts, "style": hint.as_prompt()},
+                                separators=(",", ":"), ensure_ascii=False))
     return f"Write {len(intents)} requests.\n{INTENTS_MARKER}\n" + "\n".join(lines)
+
+
+def omitted(intents: Sequence[Intent]) -> dict[str, tuple[str, ...]]:
+    """Per intent id, the facts its style hint leaves out (their extraction must be null)."""
+    return {intent.id: style_hint(intent).omit for intent in intents}
 
 
 def max_output_tokens(count: int) -> int:

@@ -23,17 +23,18 @@ class Rendered:
 
     request: Request
     stated: frozenset[str]
+    voice: int = 0  # which of the channel's voices wrote it (style hints give Gemini the same draw)
 
 
-def _gpu_spelling(gpu: str, rng: random.Random) -> str:
+def gpu_spelling(gpu: str, rng: random.Random) -> str:
     if gpu.startswith("A100-") and rng.random() < 0.5:
         size = gpu.split("-")[1]
         gpu = rng.choice([f"A100 {size}", f"A100 ({size})", f"A100-{size[:-1]}"])
     return gpu.lower() if rng.random() < 0.2 else gpu
 
 
-def _gpus(count: int, gpu: str, rng: random.Random) -> str:
-    name = _gpu_spelling(gpu, rng)
+def gpus_phrase(count: int, gpu: str, rng: random.Random) -> str:
+    name = gpu_spelling(gpu, rng)
     if count == 1:
         article = "an" if name[0].upper() in _VOWEL_SOUND else "a"
         return rng.choice([f"{article} {name}", f"a single {name}", f"one {name}", f"1x {name}"])
@@ -58,7 +59,7 @@ def _human_duration(hours: float) -> tuple[float, str]:
     return float(round(hours)), "h"
 
 
-def _hours(hours: float, rng: random.Random) -> str:
+def hours_phrase(hours: float, rng: random.Random) -> str:
     value, unit = _human_duration(hours)
     approx = rng.choice(["~", "about ", "roughly ", "around "]) if abs(value - hours) > 1e-9 else ""
     phrase = _duration_phrase(value, unit, rng)
@@ -96,15 +97,15 @@ _JOB = {
     "pretraining": ["pre-training", "a pretraining stage", "the next pretraining chunk"],
     "hyperparameter_sweep": ["a hyperparameter sweep", "an HPO sweep", "a grid search"],
 }
-_PRIORITY = {
+PRIORITY_PHRASES = {
     "low": ["low priority", "no rush", "whenever there's capacity", "P3", "not urgent"],
     "normal": ["normal priority", "P2", "standard priority"],
     "high": ["high priority", "P1", "it's time-sensitive", "fairly important"],
     "urgent": ["urgent", "ASAP please", "P0", "this is a blocker"],
 }
-_SPOT = {True: ["spot is fine", "happy with spot", "preemptible is fine", "spot instances are ok"],
+SPOT_PHRASES = {True: ["spot is fine", "happy with spot", "preemptible is fine", "spot instances are ok"],
          False: ["on-demand only", "no spot please", "it can't be preempted"]}
-_MODEL_PRETTY = {
+MODEL_PRETTY = {
     "llama-3.1-8b": "Llama 3.1 8B", "llama-3.1-70b": "Llama 3.1 70B", "mistral-7b": "Mistral 7B",
     "qwen2.5-14b": "Qwen2.5 14B", "whisper-large-v3": "Whisper large-v3", "clip-vit-l-14": "CLIP ViT-L/14",
     "bert-large": "BERT-large", "vit-b-16": "ViT-B/16", "vit-l-16": "ViT-L/16", "resnet-50": "ResNet-50",
@@ -142,11 +143,23 @@ _TYPOS = {"please": ["pls", "plese"], "need": ["ned", "neeed"], "thanks": ["thx"
           "could": ["cuold"], "would": ["woudl"], "tomorrow": ["tommorow"]}
 
 
+def model_phrase(family: str, rng: random.Random) -> str:
+    """A model family as people name it ("Llama 3.1 8B"), or flagged as a model when we know no shape."""
+    if family in MODEL_PRETTY and rng.random() < 0.6:
+        return MODEL_PRETTY[family]
+    return family if family in MODEL_PRETTY else f"model: {family}"
+
+
 class _Facts:
     """Phrases of one intent's facts, recording which fields the text ends up stating."""
 
     def __init__(self, intent: Intent, rng: random.Random) -> None:
         self.i, self.rng, self.stated = intent, rng, {"gpu_type", "gpu_count", "est_duration_hours", "job_type"}
+        self.voice = 0
+
+    def pick_voice(self, count: int) -> int:
+        self.voice = self.rng.randrange(count)
+        return self.voice
 
     def pick(self, options: list[str]) -> str:
         return self.rng.choice(options)
@@ -158,20 +171,17 @@ class _Facts:
         return ""
 
     def gpus(self) -> str:
-        return _gpus(self.i.gpu_count, self.i.gpu_type, self.rng)
+        return gpus_phrase(self.i.gpu_count, self.i.gpu_type, self.rng)
 
     def hours(self) -> str:
-        return _hours(self.i.est_duration_hours, self.rng)
+        return hours_phrase(self.i.est_duration_hours, self.rng)
 
     def job(self) -> str:
         return self.pick(_JOB[self.i.job_type])
 
     def model(self) -> str:
         self.stated.add("model_family")
-        family = self.i.model_family
-        if family in _MODEL_PRETTY and self.rng.random() < 0.6:
-            return _MODEL_PRETTY[family]
-        return family if family in _MODEL_PRETTY else f"model: {family}"
+        return model_phrase(self.i.model_family, self.rng)
 
     def team(self) -> str:
         self.stated.add("team")
@@ -185,10 +195,10 @@ class _Facts:
         if self.i.priority == "normal" and self.rng.random() > chance * 0.6:
             return ""
         self.stated.add("priority")
-        return self.pick(_PRIORITY[self.i.priority])
+        return self.pick(PRIORITY_PHRASES[self.i.priority])
 
     def spot(self, chance: float) -> str:
-        return self.maybe("spot_ok", chance, self.pick(_SPOT[self.i.spot_ok]))
+        return self.maybe("spot_ok", chance, self.pick(SPOT_PHRASES[self.i.spot_ok]))
 
     def cost_center(self, chance: float) -> str:
         cc = self.i.cost_center
@@ -217,7 +227,7 @@ def _sentence(*parts: str) -> str:
 
 
 def _slack(f: _Facts) -> str:
-    voice = f.rng.randrange(4)
+    voice = f.pick_voice(4)
     if voice == 0:
         return (f"{f.greeting()}can I get {f.gpus()} for {f.hours()}? it's {f.job()} of {f.model()} for "
                 f"{f.project()}{f.reason()}." + _sentence(f.team(), f.priority(), f.spot(0.5), f.region(0.3)))
@@ -232,7 +242,7 @@ def _slack(f: _Facts) -> str:
 
 
 def _jira(f: _Facts) -> str:
-    voice = f.rng.randrange(3)
+    voice = f.pick_voice(3)
     if voice == 0:
         f.stated.add("project")
         return (f"[{f.i.project}] GPU request: {f.job()} of {f.model()}. Resources: {f.gpus()}, est. {f.hours()}."
@@ -247,7 +257,7 @@ def _jira(f: _Facts) -> str:
 
 def _email(f: _Facts) -> str:
     name = f.i.author.split()[0] if f.i.author else "me"
-    voice = f.rng.randrange(2)
+    voice = f.pick_voice(2)
     if voice == 0:
         body = (f"Hi infra,\n\nOn behalf of {f.team()}, could you allocate {f.gpus()} for {f.hours()}? We plan "
                 f"{f.job()} of {f.model()} for {f.project()}{f.reason()}." + _sentence(f.priority(), f.cost_center(0.8))
@@ -300,4 +310,5 @@ def render(intent: Intent) -> Rendered:
     text = _CHANNELS[intent.channel](facts).strip()
     if intent.channel != "cli":
         text = _typo(text, rng)
-    return Rendered(Request(text=text, channel=intent.channel, author=intent.author), frozenset(facts.stated))
+    return Rendered(Request(text=text, channel=intent.channel, author=intent.author), frozenset(facts.stated),
+                    facts.voice)

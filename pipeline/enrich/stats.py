@@ -31,6 +31,9 @@ class EnricherStats:
     requests_total: int = 0
     gemini_written: int = 0
     offline_written: int = 0
+    phrasebank_written: int = 0
+    templates_added: int = 0  # Gemini texts kept as phrasebank templates
+    templates_refused: int = 0  # Gemini texts that did not round-trip
 
     def roll_day(self, day: str) -> None:
         """Start a new quota day's count when the Pacific date has changed."""

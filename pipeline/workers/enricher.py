@@ -31,7 +31,8 @@ def build_payload(item: Enriched, seed: int, emitted_at: datetime) -> bytes:
     payload = Payload(
         id=item.intent.id, job_id=item.intent.id, occurred_at=item.intent.occurred_at, emitted_at=emitted_at,
         request=item.request, job=item.job, cost=item.intent.cost, truth=item.intent,
-        generator=Generator(enricher=item.enricher, model=item.model, seed=seed, version=__version__),
+        generator=Generator(enricher=item.enricher, model=item.model, template=item.template, seed=seed,
+                            version=__version__),
     )
     return payload.model_dump_json().encode()
 
@@ -66,8 +67,9 @@ class EnricherWorker:
                 return False
             # Lifecycle events (job.started/finished) are finished bodies: they pass through, in queue order.
             intents, unreadable = self._read([row for row in rows if not is_lifecycle(row.data)])
+            seed = self._seed_of_stream() if intents else 0
             try:
-                results = await self.enricher.enrich(intents) if intents else []
+                results = await self.enricher.enrich(intents, seed) if intents else []
             except Interrupted:
                 # Stopping mid-wait: hand the batch back (a restart would resume it anyway) and keep
                 # the requests and tokens already spent on it.
@@ -84,6 +86,7 @@ class EnricherWorker:
             stats = self.enricher.stats
             stats.gemini_written += sum(item.enricher == "gemini" for item in results)
             stats.offline_written += sum(item.enricher == "offline" for item in results)
+            stats.phrasebank_written += sum(item.enricher == "phrasebank" for item in results)
             built = {item.intent.id: build_payload(item, seed, emitted_at) for item in results}
             self._pending = (rows, in_row_order(rows, built), unreadable)
         rows, bodies, dead = self._pending

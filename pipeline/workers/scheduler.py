@@ -18,6 +18,7 @@ from pipeline import pending
 from pipeline.clock import Checkpoint, advance, load_checkpoint, save_checkpoint, utc_now
 from pipeline.errors import QueueWriteError
 from pipeline.events import EVENT_MODELS, event_type, lifecycle_events, order_key, stamp
+from pipeline.focus.live import LiveBill
 from pipeline.models import Intent, JobLife
 from pipeline.queues import Store
 from pipeline.stream import Stream
@@ -57,6 +58,7 @@ class Scheduler:
         tick_interval: float,
         backfill: timedelta | None = None,
         catch_up: bool = False,
+        cost_events: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -78,6 +80,9 @@ class Scheduler:
         self._saved_at = self._last_tick  # when a checkpoint was last committed (monotonic)
         self._unsaved: Checkpoint | None = None  # the clock after quiet ticks that committed nothing
         self._windows: dict[int, list[tuple[Intent, JobLife]]] = {}
+        # The bill (cost.usage events, and each job's billed cost for job.finished) from the clock on.
+        self._cost_events = cost_events  # False when WEBHOOK_EVENT_TYPES leaves cost.usage out: none are made
+        self._bill = LiveBill(workload, stream.seed, stream.sim_start, self.sim_now, events=cost_events)
         pending.ensure(store)
         self._next_due = pending.next_due(store)  # earliest lifecycle event waiting for its time
 
@@ -87,6 +92,7 @@ class Scheduler:
         for window in range(window_of(start), window_of(end) + 1):
             if window not in self._windows:
                 self._windows[window] = self.workload.window_jobs(self.stream.seed, window)
+                self._bill.feed(window, self._windows[window])
             found += [job for job in self._windows[window] if start < job[0].occurred_at <= end]
         # Keep only the window still being filled; earlier ones are done for good.
         for window in [w for w in self._windows if w < window_of(end)]:
@@ -94,10 +100,19 @@ class Scheduler:
         return found
 
     def _commit(self, end: datetime, *, quiet_ok: bool = False) -> int:
+        try:
+            return self._write(end, quiet_ok=quiet_ok)
+        except BaseException:
+            # The bill moved on with this commit; a failed commit is re-lived from the saved clock.
+            self._bill = LiveBill(self.workload, self.stream.seed, self.stream.sim_start, self.sim_now,
+                                  events=self._cost_events)
+            raise
+
+    def _write(self, end: datetime, *, quiet_ok: bool) -> int:
         jobs = self._jobs_between(self.sim_now, end)
         until = stamp(end)
         checkpoint = Checkpoint(end, self._wall(), self.scale_factor)
-        due = self._next_due is not None and self._next_due <= until
+        due = (self._next_due is not None and self._next_due <= until) or self._bill.next_due() <= end
         if not jobs and not due and quiet_ok and self._monotonic() - self._saved_at < QUIET_CHECKPOINT_EVERY:
             self.sim_now, self._unsaved = end, checkpoint
             return 0
@@ -106,12 +121,14 @@ class Scheduler:
         later: list[tuple[str, str, bytes]] = []  # (stream order, time, body) for the pending table
         for intent, life in jobs:
             now.append((order_key(intent.occurred_at, "job.requested", intent.id), intent.model_dump_json().encode()))
-            for event in lifecycle_events(intent, life, self.stream.seed, emitted_at):
+            billed = self._bill.billed_cost(intent.id)
+            for event in lifecycle_events(intent, life, self.stream.seed, emitted_at, billed):
                 body = event.body.model_dump_json().encode()
                 if event.at <= until:
                     now.append((event.key, body))
                 else:
                     later.append((event.key, event.at, body))
+        now += self._bill.due(end, emitted_at)
         with self.store.transaction() as tx:
             now += [(key, _restamped(body, emitted_at)) for key, body in pending.pop_due(tx, until)]
             pending.add(tx, later)

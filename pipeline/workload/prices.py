@@ -19,6 +19,7 @@ class _Model(BaseModel):
 
 class Region(_Model):
     provider: str
+    name: str | None = None  # the provider's display name (FOCUS RegionName); the id when absent
     price_factor: Price
     source: str
     date: date
@@ -33,11 +34,24 @@ class Gpu(_Model):
     region_prices: dict[str, Price] = {}
 
 
+class Commitment(_Model):
+    """A spend commitment in one region: `hourly_commitment` dollars of discounted on-demand GPU usage
+    bought for every hour of its term, used at `discount` off the list price (pipeline/focus/bill.py)."""
+
+    name: str
+    type: str
+    hourly_commitment: Price
+    discount: Annotated[float, Field(gt=0, lt=1)]
+    source: str
+    date: date
+
+
 class PriceCatalog(_Model):
     currency: str = "USD"
     base_region: str
     regions: dict[str, Region]
     gpus: dict[str, Gpu]
+    commitments: dict[str, Commitment] = {}
 
     def list_price(self, gpu_type: str, region: str) -> float:
         """On-demand list price of one GPU-hour; KeyError if the catalog lacks the type or region."""
@@ -66,4 +80,7 @@ def load_prices(path: Path) -> PriceCatalog:
         raise ValueError(validation_message(path, exc)) from None
     if catalog.base_region not in catalog.regions:
         raise ValueError(f"{path}: base_region: {catalog.base_region!r} is not in [regions]")
+    unknown = sorted(set(catalog.commitments) - set(catalog.regions))
+    if unknown:
+        raise ValueError(f"{path}: commitments: region(s) {', '.join(unknown)} not in [regions]")
     return catalog
