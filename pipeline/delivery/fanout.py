@@ -7,10 +7,11 @@ transaction when it was the last one), and rebuilds a `Ledger` from them on star
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+from pipeline.events import event_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,18 +20,6 @@ class Route:
 
     name: str
     events: tuple[str, ...]
-
-
-def event_type(body: bytes) -> str | None:
-    """The event type of a stored body (`job.requested` for bodies from before types), None if unreadable."""
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(value, dict):
-        return None
-    kind = value.get("type", "job.requested")
-    return kind if isinstance(kind, str) else None
 
 
 def destinations_for(body: bytes, routes: Sequence[Route]) -> tuple[str, ...]:
