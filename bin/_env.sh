@@ -4,15 +4,32 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 
+_extras_cover() {  # HAVE WANTED: is every extra of WANTED in HAVE?
+    local want
+    for want in ${2//,/ }; do
+        case ",$1," in *",$want,"*) ;; *) return 1 ;; esac
+    done
+}
+
+_extras_union() {  # A B: the extras of both, comma-separated
+    local out="$1" want
+    for want in ${2//,/ }; do
+        _extras_cover "$out" "$want" || out="${out:+$out,}$want"
+    done
+    echo "$out"
+}
+
 ensure_venv() {
     local extras="${1:-}" stamp="$VENV/.installed" hash have_hash="" have_extras=""
     hash="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
     if [ -x "$PY" ] && [ -f "$stamp" ]; then
         read -r have_hash have_extras < "$stamp" || true
-        # An install with the test extras also serves a plain run.
-        if [ "$have_hash" = "$hash" ] && { [ -z "$extras" ] || [ "$have_extras" = "$extras" ]; }; then
+        # An install with more extras also serves a run that needs fewer (extras are comma-separated).
+        if [ "$have_hash" = "$hash" ] && _extras_cover "$have_extras" "$extras"; then
             return 0
         fi
+        # Keep what is installed: bin/bench after bin/test must not take the test extras away.
+        [ "$have_hash" = "$hash" ] && extras="$(_extras_union "$have_extras" "$extras")"
     fi
     if [ -e "$VENV" ] && [ ! -w "$VENV" ]; then
         # Under the systemd units the checkout is read-only: the installer refreshes .venv instead.

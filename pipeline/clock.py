@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pipeline.queues import Store, Tx
+from pipeline.queues import Tx, View
 
 CLOCK_KEY = "clock"
 
@@ -41,7 +41,7 @@ def advance(sim_now: datetime, real_seconds: float, scale_factor: float) -> date
     return sim_now + timedelta(seconds=max(0.0, real_seconds) * scale_factor)
 
 
-def load_checkpoint(store: Store) -> Checkpoint | None:
+def load_checkpoint(store: View) -> Checkpoint | None:
     """The stored checkpoint, or None before the scheduler's first tick."""
     text = store.get_meta(CLOCK_KEY)
     return None if text is None else Checkpoint.from_json(text)

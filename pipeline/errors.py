@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# sysexits.h codes the units and users script against (DESIGN: exit codes).
+# sysexits.h codes the units and users script against (README: exit codes).
 EX_USAGE = 2
 EX_DATAERR = 65
 EX_TEMPFAIL = 75

@@ -24,7 +24,6 @@ from pipeline.models import (
     JobLife,
     JobStarted,
 )
-from pipeline.queues import Row
 
 # Within one instant a job's events keep their natural order.
 # A charge hour's cost.usage comes after the job events of the instant it ends.
@@ -97,16 +96,17 @@ def is_lifecycle(body: bytes) -> bool:
     return event_type(body) in ("job.started", "job.finished", "cost.usage")
 
 
-def in_row_order(rows: Sequence[Row], built: dict[str, bytes]) -> list[bytes]:
-    """The enricher's output in its input's order: each row's lifecycle event as it is, or the payload
-    built for the row's intent (keyed by job id). Rows without either (unreadable intents) are skipped."""
+def in_row_order(rows: Sequence[bytes], built: dict[str, bytes]) -> list[bytes]:
+    """The enricher's output in its input's order (`rows`: the stored bytes): each row's lifecycle event as
+    it is, or the payload built for the row's intent (keyed by job id). Rows without either (unreadable
+    intents) are skipped."""
     bodies: list[bytes] = []
-    for row in rows:
-        if is_lifecycle(row.data):
-            bodies.append(row.data)
+    for data in rows:
+        if is_lifecycle(data):
+            bodies.append(data)
             continue
         try:
-            job_id = json.loads(row.data).get("id")
+            job_id = json.loads(data).get("id")
         except (ValueError, AttributeError):
             continue
         if job_id in built:

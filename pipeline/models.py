@@ -6,6 +6,7 @@ tests/test_models.py fails when the two drift.
 
 from __future__ import annotations
 
+import enum
 import json
 import sys
 from datetime import datetime
@@ -271,6 +272,16 @@ class CostUsage(_Frozen):
     rows: tuple[dict[str, str | int | float | None], ...] = Field(
         description="FOCUS rows, one object per row, keyed by column id (x_ columns link rows to job ids)")
     generator: EventGenerator
+
+
+class DeadReason(enum.StrEnum):
+    """Why a payload became a dead letter (the `reason` of a DeadLetter)."""
+
+    REJECTED = "rejected"  # a non-transient status through the whole schedule
+    TOO_LARGE = "too_large"  # 413
+    MAX_AGE = "max_age"  # failing transiently for longer than DELIVERY_MAX_AGE
+    UNREADABLE = "unreadable"  # a queue row without a payload id: never sent
+    UNREADABLE_INTENT = "unreadable_intent"  # an intents row the enricher cannot read: never enriched
 
 
 class DeadLetter(_Frozen):

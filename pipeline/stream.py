@@ -15,7 +15,7 @@ from pipeline import ROOT
 from pipeline.clock import utc_now
 from pipeline.config import Settings
 from pipeline.errors import ConfigError
-from pipeline.queues import Store
+from pipeline.queues import Store, View
 
 STREAM_KEY = "stream"
 
@@ -29,7 +29,7 @@ class Stream:
     profile: str
 
 
-def read_stream(store: Store) -> Stream | None:
+def read_stream(store: View) -> Stream | None:
     """The persisted identity, or None if no scheduler has started on this state folder yet."""
     text = store.get_meta(STREAM_KEY)
     if text is None:

@@ -10,13 +10,20 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness.env import seal_this_process, sealed
+from pipeline.queues import open_view
 from pipeline.receiver import free_port
+
+# Before any test module reads a setting: the caller's shell and the checkout's .env (ENRICHER=offline,
+# ENRICH_FALLBACK=wait, WEBHOOK_URL...) must not change what a test does, in-process or in a child.
+seal_this_process()
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "bin"
@@ -28,10 +35,22 @@ def command(name: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+@pytest.fixture(autouse=True)
+def _process_tests_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test that ran a child process must carry the `process` mark, or bin/test --fast would not be the
+    in-process tier it claims to be. Children that ended add to this process's children CPU times."""
+    before = os.times()
+    yield
+    after = os.times()
+    ran_children = (after.children_user + after.children_system) > (before.children_user + before.children_system)
+    if ran_children and request.node.get_closest_marker("process") is None:
+        pytest.fail("this test started a process: mark it @pytest.mark.process (bin/test --fast skips those)")
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """A clean environment for the commands: own state folder, fixed seed and start, offline."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "WEBHOOK_", "DELIVERY_"))}
+    base = sealed()
     base.update({
         "STATE_DIR": str(tmp_path / "state"),
         "SEED": "42",
@@ -39,7 +58,6 @@ def env(tmp_path: Path) -> dict[str, str]:
         "ENRICHER": "offline",
         "PYTHONUNBUFFERED": "1",
     })
-    base.pop("NOTIFY_SOCKET", None)
     return base
 
 
@@ -96,13 +114,19 @@ def receiver(tmp_path: Path, env: dict[str, str]) -> Iterator[Receiver]:
     proc.wait(timeout=10)
 
 
+def sql(path: Path, *statements: str) -> None:
+    """Run statements (a test altering a queue file by hand) on a file with plain sqlite3 and leave no WAL behind."""
+    with closing(sqlite3.connect(path)) as conn:
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def intents_in(state_dir: Path) -> list[dict[str, Any]]:
     """Every intent still in a state folder's intents queue, in queue order."""
-    conn = sqlite3.connect(state_dir / "queues.db")
-    try:
-        return [json.loads(d) for (d,) in conn.execute("SELECT data FROM ack_queue_intents ORDER BY _id")]
-    finally:
-        conn.close()
+    with closing(open_view(state_dir)) as view:
+        return [json.loads(row.data) for row in view.rows("intents")]
 
 
 @pytest.fixture(scope="session")

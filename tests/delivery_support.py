@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -11,7 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline.queues import Store
+from harness.env import sealed
+from pipeline.queues import open_store
 from pipeline.receiver import free_port
 from tests import conftest
 from tests.conftest import wait_until
@@ -23,7 +23,7 @@ SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 def put_payloads(state_dir: Path, ids: Sequence[str]) -> None:
     """Queue one small JSON payload per id, as the enricher would (compact JSON, `id` field)."""
-    store = Store(state_dir)
+    store = open_store(state_dir)
     try:
         with store.transaction() as tx:
             tx.put("payloads", [json.dumps({"schema_version": 1, "id": i, "pad": "x" * 200},
@@ -33,8 +33,7 @@ def put_payloads(state_dir: Path, ids: Sequence[str]) -> None:
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DELIVERY_", "WEBHOOK_", "STATE_DIR"))}
-    return {**env, **extra}
+    return sealed(None, **extra)
 
 
 def start_receiver(port: int, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:

@@ -22,7 +22,7 @@ from pipeline.enrich.parse import extract
 from pipeline.enrich.phrasebank import Phrasebank
 from pipeline.enrich.stats import EnricherStats
 from pipeline.models import Intent
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from pipeline.stream import establish_stream
 from pipeline.workers.enricher import EnricherWorker
 from pipeline.workers.runner import Lifecycle, run
@@ -98,13 +98,13 @@ def backfill(state_dir: Path, days: int = 7, seed: int = 1, **overrides: Any) ->
             settings = load_settings(state_dir=state_dir, gemini_api_key="test-key", gemini_base_url=fake.url,
                                      seed=seed, sim_start=SIM_START, gemini_backoff=0.01, gemini_timeout=5,
                                      **overrides)
-            store = Store(state_dir)
+            store = open_store(state_dir)
             establish_stream(store, settings)
             intents = seven_days(seed, days)
             with store.transaction() as tx:
                 tx.put("intents", [i.model_dump_json().encode() for i in intents])
             store.close()
-            store = Store(state_dir, consumer_of=("intents",))
+            store = open_store(state_dir, consumer_of=("intents",))
             life = CompressedLife()
             life._t0 = time.monotonic()
             enricher = GeminiEnricher(settings, life, EnricherStats(), bank=Phrasebank(state_dir),
@@ -112,8 +112,8 @@ def backfill(state_dir: Path, days: int = 7, seed: int = 1, **overrides: Any) ->
             worker = EnricherWorker(store, enricher, batch_size=settings.enrich_batch_size * 4)
             await run(worker, life, drain=True)
             stats, offset = enricher.stats, life.offset
-        check = Store(state_dir)
-        payloads = [json.loads(r[0]) for r in check.query("SELECT data FROM ack_queue_payloads ORDER BY _id")]
+        check = open_store(state_dir)
+        payloads = [json.loads(row.data) for row in check.rows("payloads")]
         check.close()
         bank = Phrasebank(state_dir)
         templates = len(bank)

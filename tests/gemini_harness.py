@@ -12,9 +12,8 @@ from typing import Any
 from pipeline.config import Settings, load_settings
 from pipeline.enrich.gemini import GeminiEnricher
 from pipeline.enrich.phrasebank import Phrasebank
-from pipeline.enrich.stats import EnricherStats
-from pipeline.queues import Store
-from pipeline.stats import ENRICHER_KEY
+from pipeline.enrich.stats import ENRICHER_KEY, EnricherStats
+from pipeline.queues import open_store
 from pipeline.stream import establish_stream
 from pipeline.workers.enricher import EnricherWorker
 from pipeline.workers.runner import Lifecycle, run
@@ -53,7 +52,7 @@ def settings_for(state_dir: Path, url: str, **overrides: Any) -> Settings:
 
 def seed_intents(state_dir: Path, settings: Settings, count: int) -> list[str]:
     """A state folder with a stream identity and `count` intents queued; their ids."""
-    store = Store(state_dir)
+    store = open_store(state_dir)
     establish_stream(store, settings)
     intents = [make_intent(k) for k in range(count)]
     with store.transaction() as tx:
@@ -73,7 +72,7 @@ def run_scenario(state_dir: Path, modes: list[str], count: int = 16, *, default:
         async with FakeGemini(modes=list(modes), default=default, retired=set(retired)) as fake:
             settings = settings_for(state_dir, fake.url, **overrides)
             seed_intents(state_dir, settings, count)
-            store = Store(state_dir, consumer_of=("intents",))
+            store = open_store(state_dir, consumer_of=("intents",))
             life = Lifecycle(Notifier(None))
             phrasebank = Phrasebank(state_dir) if bank else None
             worker = EnricherWorker(store, GeminiEnricher(settings, life, EnricherStats(), bank=phrasebank),
@@ -81,14 +80,14 @@ def run_scenario(state_dir: Path, modes: list[str], count: int = 16, *, default:
             if stop_after_payloads is not None or stop_after_requests is not None:
                 payloads, requests = stop_after_payloads or 0, stop_after_requests or 0
                 asyncio.get_running_loop().create_task(_stop_when(
-                    life, lambda: store.counts("payloads")["ready"] >= payloads and len(fake.seen) >= requests))
+                    life, lambda: store.counts("payloads").ready >= payloads and len(fake.seen) >= requests))
             await run(worker, life, drain=True)
-        check = Store(state_dir)
-        rows = check.query("SELECT data FROM ack_queue_payloads ORDER BY _id")
+        check = open_store(state_dir)
+        rows = check.rows("payloads")
         left = check.counts("intents")
         stats = EnricherStats.from_json(check.get_meta(ENRICHER_KEY))
         check.close()
-        return Outcome([json.loads(r[0]) for r in rows], left["ready"] + left["unacked"], stats, fake)
+        return Outcome([json.loads(r.data) for r in rows], left.ready + left.in_flight, stats, fake)
 
     return asyncio.run(main())
 

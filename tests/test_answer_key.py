@@ -8,6 +8,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from pipeline import ROOT
 from pipeline.workload import Workload
 from pipeline.workload.answer_key import Entry, answer_key
@@ -57,6 +59,7 @@ def test_the_stream_carries_the_answer_key_in_its_truth(tmp_path: Path) -> None:
     assert labelled_request == expected == labelled_finish
 
 
+@pytest.mark.process
 def test_command_text_and_json_are_reproducible(env: dict[str, str]) -> None:
     args = ("answer-key", "--from", "2026-03-02T00:00:00Z", "--to", "2026-03-05T00:00:00Z", "--json")
     first, second = run(*args, env=env), run(*args, env=env)
@@ -70,6 +73,7 @@ def test_command_text_and_json_are_reproducible(env: dict[str, str]) -> None:
     assert text.returncode == 0 and text.stdout.count("\n") == len(doc["anomalies"]) + 1
 
 
+@pytest.mark.process
 def test_command_refuses_a_bad_span(env: dict[str, str]) -> None:
     result = run("answer-key", "--from", "2026-03-05", "--to", "2026-03-02", env=env)
     assert result.returncode == 2 and "--to must be later" in result.stderr
@@ -77,6 +81,7 @@ def test_command_refuses_a_bad_span(env: dict[str, str]) -> None:
     assert result.returncode == 2 and "ISO 8601" in result.stderr
 
 
+@pytest.mark.process
 def test_answer_key_is_the_same_in_a_fresh_process() -> None:
     code = ("from pipeline.workload import Workload; from pipeline import ROOT;"
             "from pipeline.workload.answer_key import answer_key; from datetime import datetime, timedelta;"

@@ -7,15 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.bench.ours import ROLES
-from pipeline.bench.report import BEGIN, END
+import pytest
+
+from harness.bench.ours import ROLES
+from harness.bench.report import BEGIN, END
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 
 def test_quick_bench_writes_every_row_with_sane_values(tmp_path: Path) -> None:
     """A quick run delivers every intent once, counts fsyncs, and writes each target and row into the report."""
     out, raw = tmp_path / "PERFORMANCE.md", tmp_path / "bench.json"
     out.write_text("# kept\n\nhand-written notes\n")
-    result = subprocess.run([sys.executable, "-m", "pipeline.commands.bench", "--quick", "--out", str(out),
+    result = subprocess.run([sys.executable, "-m", "harness.bench", "--quick", "--out", str(out),
                              "--json", str(raw)], capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, result.stderr
     r = json.loads(raw.read_text())

@@ -20,12 +20,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import soak
+from harness.soak import scenario as soak
 
 CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "110"))
 MIN_KILLS, MIN_KILLS_IN_FLIGHT, MIN_PAYLOADS = 30, 10, 2000
 
 
+@pytest.mark.process
 @pytest.mark.slow
 @pytest.mark.timeout(int(3 * CHAOS_SECONDS) + 900)
 def test_no_payload_lost_or_invented_under_kills_reboot_and_outage(tmp_path: Path) -> None:
@@ -92,9 +93,10 @@ def test_the_driver_plan_keeps_its_promises(seed: int, low: float, spread: float
         assert in_cycle.count("outage") == 1 and in_cycle.count("reboot") == 1
 
 
+@pytest.mark.process
 def test_bin_soak_runs_a_short_scenario_and_reports(tmp_path: Path) -> None:
     """bin/soak end to end for a few seconds: exit 0 and a final report saying nothing was lost."""
-    result = subprocess.run([sys.executable, "-m", "pipeline.commands.soak", "--state-dir", str(tmp_path / "run"),
+    result = subprocess.run([sys.executable, "-m", "harness.soak", "--state-dir", str(tmp_path / "run"),
                              "--duration", "6", "--cycle", "6", "--outage", "1", "--scale-factor", "5000"],
                             capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -102,10 +104,11 @@ def test_bin_soak_runs_a_short_scenario_and_reports(tmp_path: Path) -> None:
     assert "reboots 1  outages 1" in result.stdout
 
 
+@pytest.mark.process
 def test_bin_soak_refuses_a_folder_in_use(tmp_path: Path) -> None:
     """A second soak in the same folder would mix two runs' receipts: usage error, nothing started."""
     (tmp_path / "received.jsonl").write_text("")
-    result = subprocess.run([sys.executable, "-m", "pipeline.commands.soak", "--state-dir", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "harness.soak", "--state-dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2 and "not empty" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["received.jsonl"]

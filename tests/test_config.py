@@ -28,6 +28,7 @@ from tests.conftest import run
         ("ENRICHER", "gemini", "GEMINI_API_KEY"),
     ],
 )
+@pytest.mark.process
 @pytest.mark.parametrize("cmd", ["scheduler", "enricher", "deliverer"])
 def test_bad_setting_exits_78_before_touching_state(
     cmd: str, variable: str, value: str, expected: str, env: dict[str, str]
@@ -42,6 +43,7 @@ def test_bad_setting_exits_78_before_touching_state(
     assert not Path(env["STATE_DIR"]).exists()
 
 
+@pytest.mark.process
 def test_secret_values_are_masked_in_config_errors(env: dict[str, str]) -> None:
     """A malformed WEBHOOK_SECRET is reported without echoing the secret."""
     env["WEBHOOK_SECRET"] = "not-a-secret-SENTINEL"
@@ -72,7 +74,7 @@ def test_schedule_parses_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_timeouts_accept_duration_units(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DESIGN: durations accept seconds or a unit, the delivery timeouts included."""
+    """Durations accept seconds or a unit, the delivery timeouts included."""
     monkeypatch.setenv("DELIVERY_TIMEOUT", "15s")
     monkeypatch.setenv("DELIVERY_CONNECT_TIMEOUT", "1m")
     cfg = load_settings()

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import subprocess
 import sys
-from contextlib import closing
 from pathlib import Path
 
 import persistqueue
 import pytest
 
+from harness.env import sealed
 from pipeline.errors import EX_DATAERR, StateError
-from pipeline.queues import QUEUE_FILE, Store
+from pipeline.queues import QUEUE_FILE, open_store
+from pipeline.queues.sqlite import FORMAT_VERSION
+from tests.conftest import sql
 
 # How each worker is started so that, given a sound file, it would finish on its own.
 ROLES = {"scheduler": ["--backfill", "1h"], "enricher": ["--drain"], "deliverer": ["--drain"]}
@@ -22,7 +23,7 @@ ROLES = {"scheduler": ["--backfill", "1h"], "enricher": ["--drain"], "deliverer"
 
 def run_role(role: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
     """One worker process on `state_dir`, to completion."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "WEBHOOK_"))}
+    env = sealed()
     env.update(SEED="7", SIM_START="2026-03-02T00:00:00Z", ENRICHER="offline",
                WEBHOOK_URL="http://127.0.0.1:9/webhook")
     return subprocess.run([sys.executable, "-m", f"pipeline.commands.{role}", "--state-dir", str(state_dir),
@@ -46,22 +47,14 @@ def assert_refused(role: str, state_dir: Path, problem: str) -> None:
 
 def sound_file(state_dir: Path, intents: int = 0) -> Path:
     """A queue file of this version (with `intents` rows in the intents queue)."""
-    store = Store(state_dir)
+    store = open_store(state_dir)
     with store.transaction() as tx:
         tx.put("intents", [b'{"id": "job_%d", "filler": "%s"}' % (i, b"x" * 500) for i in range(intents)])
     store.close()
     return state_dir / QUEUE_FILE
 
 
-def sql(path: Path, *statements: str) -> None:
-    """Run statements on a file with plain sqlite3 and leave no WAL behind."""
-    with closing(sqlite3.connect(path)) as conn:
-        for statement in statements:
-            conn.execute(statement)
-        conn.commit()
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-
-
+@pytest.mark.process
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_a_file_that_is_not_sqlite_stops_every_worker(tmp_path: Path, role: str) -> None:
     """Random bytes where the queue file should be: exit 65, the bytes stay as they were."""
@@ -69,26 +62,14 @@ def test_a_file_that_is_not_sqlite_stops_every_worker(tmp_path: Path, role: str)
     assert_refused(role, tmp_path, "not an SQLite database")
 
 
+@pytest.mark.process
 def test_another_programs_sqlite_database_is_not_adopted(tmp_path: Path) -> None:
     """A valid SQLite file of someone else's (no queue tables of ours) is refused, not extended with ours."""
     sql(tmp_path / QUEUE_FILE, "CREATE TABLE people (name TEXT)", "INSERT INTO people VALUES ('ada')")
     assert_refused("enricher", tmp_path, "not a queue file of this program (it holds tables people)")
 
 
-def test_a_newer_format_version_is_refused_before_anything_is_written(tmp_path: Path) -> None:
-    """A file stamped by a later version, whose layout lacks a queue, is refused and not given the table."""
-    path = sound_file(tmp_path)
-    sql(path, "UPDATE pipeline_meta SET value = '2' WHERE key = 'format_version'", "DROP TABLE ack_queue_dead")
-    assert_refused("deliverer", tmp_path, "written by format version 2, this program reads 1")
-
-
-def test_a_queue_table_of_another_layout_is_refused(tmp_path: Path) -> None:
-    """Same version stamp but a queue table without the status column: exit 65 naming the table."""
-    path = sound_file(tmp_path)
-    sql(path, "DROP TABLE ack_queue_payloads", "CREATE TABLE ack_queue_payloads (_id INTEGER PRIMARY KEY, data BLOB)")
-    assert_refused("deliverer", tmp_path, "ack_queue_payloads has an unknown layout")
-
-
+@pytest.mark.process
 def test_corrupt_pages_behind_a_valid_header_are_refused(tmp_path: Path) -> None:
     """Garbage over the queue's pages (the header still says SQLite): exit 65, the file is kept for a person."""
     path = sound_file(tmp_path, intents=300)
@@ -101,7 +82,7 @@ def test_corrupt_pages_behind_a_valid_header_are_refused(tmp_path: Path) -> None
 def test_corruption_met_mid_run_is_a_state_error_not_a_crash(tmp_path: Path) -> None:
     """Pages that go bad while a worker runs surface as StateError (exit 65) on its next take."""
     path = sound_file(tmp_path, intents=300)
-    store = Store(tmp_path)  # not the intents consumer: it has read none of the intents pages yet
+    store = open_store(tmp_path)  # not the intents consumer: it has read none of the intents pages yet
     with path.open("r+b") as fh:
         fh.seek(path.stat().st_size // 2)
         fh.write(b"\xff" * 16384)
@@ -114,6 +95,6 @@ def test_a_first_start_killed_before_the_version_stamp_still_opens(tmp_path: Pat
     """Queue tables without pipeline_meta are our own unfinished creation, not a foreign file."""
     queue = persistqueue.SQLiteAckQueue(str(tmp_path), name="intents", db_file_name=QUEUE_FILE, auto_resume=False)
     queue._conn.close()
-    store = Store(tmp_path)
-    assert store.get_meta("format_version") == "1"
+    store = open_store(tmp_path)
+    assert store.get_meta("format_version") == str(FORMAT_VERSION)
     store.close()

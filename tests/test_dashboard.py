@@ -10,27 +10,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.delivery import dead, retry_state
+import pytest
+
+from pipeline.delivery import dead
 from pipeline.models import DeadLetter
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from tests.conftest import run
 from tests.dashboard_support import TOKEN, Dashboard, queue_stats
 from tests.delivery_support import free_port, put_payloads, receiver_stats, start_receiver
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 
 def _state(tmp_path: Path) -> Path:
     """A state folder with three ready payloads and one dead letter, and no worker running."""
     state = tmp_path / "state"
     put_payloads(state, ["p1", "p2", "p3"])
-    store = Store(state)
+    store = open_store(state)
     try:
-        retry_state.open_state(store)  # the table a deliverer makes on its first start
         now = datetime.now(UTC)
         letter = DeadLetter(payload_id="p0", body='{"id":"p0"}', reason="rejected", last_status=400,
                             response_snippet="no", attempts=3, first_attempt_at=now, last_attempt_at=now, dead_at=now)
         with store.transaction() as tx:
             tx.put("payloads", [b'{"id":"p0"}'])
-        (pqid,) = store.query("SELECT MAX(_id) FROM ack_queue_payloads")[0]
+        pqid = store.rows("payloads", newest_first=True, limit=1)[0].pqid
         with store.transaction() as tx:
             dead.bury(tx, pqid, letter)
     finally:

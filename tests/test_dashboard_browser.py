@@ -33,7 +33,7 @@ if (CHROMIUM is None or importlib.util.find_spec("playwright") is None) and not 
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 # Chromium as root in a container, quiet: no sandbox (needs user namespaces), no GPU, no calls home.
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-default-apps"]

@@ -19,7 +19,8 @@ from pipeline.dashboard.payloads import summary
 from pipeline.dashboard.received import KEEP, Received
 from pipeline.dashboard.server import is_loopback
 from pipeline.dashboard.spend import StreamView
-from pipeline.queues import QUEUE_FILE, Store, open_reader
+from pipeline.queues import QUEUE_FILE, Counts, open_reader, open_store
+from pipeline.queues.sqlite import SqliteView
 from pipeline.workload import Workload, window_of
 from pipeline.workload.preview import build_preview
 
@@ -35,6 +36,7 @@ def test_proc_locks_lines_are_parsed_and_waiters_skipped() -> None:
     assert locked_inodes(text) == {(0xFD, 0x01, 1234)}
 
 
+@pytest.mark.process
 def test_a_held_role_lock_is_running_and_a_stale_pid_file_is_not(tmp_path: Path) -> None:
     """A child holding the flock shows as running with its pid; a lock file left by a dead process does not."""
     (tmp_path / "deliverer.lock").write_text("999999\n")
@@ -155,14 +157,14 @@ def test_open_reader_cannot_write_and_creates_nothing(tmp_path: Path) -> None:
     """The dashboard's store: no file for a new folder, and SQLite refuses writes through it."""
     assert open_reader(tmp_path) is None
     assert not (tmp_path / QUEUE_FILE).exists()
-    Store(tmp_path).close()
+    open_store(tmp_path).close()
     files = sorted(tmp_path.iterdir())
     store = open_reader(tmp_path)
-    assert store is not None
+    assert isinstance(store, SqliteView)
     try:
-        assert store.counts("payloads") == {"ready": 0, "unacked": 0, "oldest_ready_age_s": None}
+        assert store.counts("payloads") == Counts(0, 0, None)
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            store.query("INSERT INTO pipeline_meta (key, value) VALUES ('x', 'y')")
+            store._query("INSERT INTO pipeline_meta (key, value) VALUES ('x', 'y')")
     finally:
         store.close()
     assert sorted(tmp_path.iterdir()) == files  # no -wal or -shm made to read a file nobody writes

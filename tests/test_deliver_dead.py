@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.delivery_support import (
     command,
     deliverer,
@@ -15,6 +17,8 @@ from tests.delivery_support import (
     start_receiver,
     stored_ids,
 )
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 ENV = {"DELIVERY_RETRY_SCHEDULE": "0.1,0.1"}
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.delivery_support import (
     SECRET,
     command,
@@ -16,6 +18,8 @@ from tests.delivery_support import (
     start_receiver,
     stored_ids,
 )
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 RETRY_AFTER = 0.4  # longer than any jittered 0.2 s interval, so honouring it is visible in the log
 

@@ -11,6 +11,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 from tests.delivery_support import (
     deliverer,
     free_port,
@@ -22,6 +24,8 @@ from tests.delivery_support import (
     stored_ids,
     wait_until,
 )
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 OUTAGE_START, OUTAGE_LENGTH = 2.0, 8.0
 ENV = {"DELIVERY_RETRY_SCHEDULE": "0.2,0.2,0.2", "DELIVERY_MAX_AGE": "2s"}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.delivery_support import (
     command,
     deliverer,
@@ -17,6 +19,8 @@ from tests.delivery_support import (
     stored_ids,
     wait_until,
 )
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 
 def test_410_pauses_until_resume(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pipeline.delivery.breaker import THRESHOLD, Breaker, Gate, State
 from pipeline.delivery.policy import (
+    Action,
     DeadReason,
     Kind,
     classify,
@@ -45,7 +46,7 @@ def test_refusals_go_through_the_schedule_once_then_die() -> None:
     """A 4xx is retried after each interval, and dead-lettered after len(schedule)+1 attempts."""
     fates = [decide(Kind.REJECTED, attempts=n, failing_age=0, schedule=SCHEDULE, max_age=1e9,
                     retry_after=None, unit=0.5) for n in range(1, 5)]
-    assert [f.action for f in fates] == ["retry", "retry", "retry", "dead"]
+    assert [f.action for f in fates] == [Action.RETRY, Action.RETRY, Action.RETRY, Action.DEAD]
     assert [f.delay for f in fates[:3]] == list(SCHEDULE)
     assert fates[3].reason is DeadReason.REJECTED
 
@@ -55,7 +56,7 @@ def test_transient_failures_never_die_before_max_age(attempts: int, age: float) 
     """However many attempts, a transient failure younger than DELIVERY_MAX_AGE is retried."""
     fate = decide(Kind.TRANSIENT, attempts=attempts, failing_age=age, schedule=SCHEDULE, max_age=259_200,
                   retry_after=None, unit=0.5)
-    assert fate.action == "retry"
+    assert fate.action is Action.RETRY
     assert fate.delay == SCHEDULE[min(attempts, len(SCHEDULE)) - 1]
 
 
@@ -63,7 +64,7 @@ def test_transient_failures_die_once_max_age_is_reached() -> None:
     """At DELIVERY_MAX_AGE of failing age the payload becomes a max_age dead letter."""
     fate = decide(Kind.TRANSIENT, attempts=3, failing_age=100, schedule=SCHEDULE, max_age=100,
                   retry_after=None, unit=0.5)
-    assert (fate.action, fate.reason) == ("dead", DeadReason.MAX_AGE)
+    assert (fate.action, fate.reason) == (Action.DEAD, DeadReason.MAX_AGE)
 
 
 def test_retry_after_lengthens_but_never_shortens_the_wait() -> None:
@@ -81,8 +82,8 @@ def test_413_dies_at_once_and_410_pauses() -> None:
                        retry_after=None, unit=0.5)
     gone = decide(Kind.GONE, attempts=1, failing_age=0, schedule=SCHEDULE, max_age=1e9, retry_after=None,
                   unit=0.5)
-    assert (too_large.action, too_large.reason) == ("dead", DeadReason.TOO_LARGE)
-    assert gone.action == "pause"
+    assert (too_large.action, too_large.reason) == (Action.DEAD, DeadReason.TOO_LARGE)
+    assert gone.action is Action.PAUSE
 
 
 @pytest.mark.parametrize(("header", "seconds"), [

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import signal
+from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from pipeline.delivery import dead, retry_state
-from pipeline.queues import Store
+from pipeline.queues import open_store, open_view
 from tests.delivery_support import (
     deliverer,
     free_port,
@@ -18,18 +21,15 @@ from tests.delivery_support import (
     wait_until,
 )
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 SCHEDULE = "0.4,0.4,0.4,0.4,0.4"  # a refused payload dies after 6 attempts
 
 
 def _retry_rows(state: Path) -> dict[str, tuple[int, str]]:
-    store = Store(state)
-    try:
-        if not retry_state.table_exists(store):
-            return {}
-        rows = store.query("SELECT payload_id, attempts, first_attempt_at FROM delivery_retry")
-    finally:
-        store.close()
-    return {payload_id: (attempts, first) for payload_id, attempts, first in rows}
+    with closing(open_view(state)) as view:
+        records = [retry_state.RetryRecord.from_hold(hold) for hold in view.holds("payloads")]
+    return {r.payload_id: (r.attempts, r.first_attempt_at) for r in records}
 
 
 def test_sigkill_while_payloads_wait_for_retries_keeps_their_attempt_counts(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_sigkill_while_payloads_wait_for_retries_keeps_their_attempt_counts(tmp_
         answered = receiver_stats(port, "/answers")
     finally:
         receiver.kill()
-    store = Store(state)
+    store = open_store(state)
     letters = {x.letter.payload_id: x.letter for x in dead.read_all(store)}
     store.close()
     assert sorted(letters) == sorted(rejected)
@@ -83,10 +83,10 @@ def test_sigterm_aborts_a_retry_after_wait_and_leaves_rows_queued(tmp_path: Path
         assert stop(proc) == 0
     finally:
         receiver.kill()
-    store = Store(state)
+    store = open_store(state)
     counts = store.counts("payloads")
     store.close()
-    assert counts["ready"] + counts["unacked"] == 10
+    assert counts.ready + counts.in_flight == 10
 
 
 def test_sigterm_with_requests_in_flight_exits_0_and_keeps_them(tmp_path: Path) -> None:
@@ -100,8 +100,8 @@ def test_sigterm_with_requests_in_flight_exits_0_and_keeps_them(tmp_path: Path) 
         assert stop(proc) == 0
     finally:
         receiver.kill()
-    store = Store(state, consumer_of=("payloads",))  # what the next deliverer does on start
-    assert store.counts("payloads")["ready"] == 6
+    store = open_store(state, consumer_of=("payloads",))  # what the next deliverer does on start
+    assert store.counts("payloads").ready == 6
     store.close()
 
 
@@ -123,9 +123,9 @@ def test_sigterm_lets_requests_on_the_wire_finish_so_a_restart_resends_nothing(t
 
 
 def _in_flight(state: Path) -> int:
-    store = Store(state)
+    store = open_store(state)
     try:
-        return int(store.counts("payloads")["unacked"])
+        return int(store.counts("payloads").in_flight)
     finally:
         store.close()
 

@@ -6,18 +6,20 @@ import random
 import statistics
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.delivery.metrics import Window
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from tests.delivery_support import command, put_payloads, queue_stats
 
 
+@pytest.mark.process
 def test_check_fails_on_a_backlog_older_than_max_age_even_while_it_waits_for_a_retry(tmp_path: Path) -> None:
     """A payload held in flight (waiting for a retry) still counts as backlog for --check --max-age."""
     put_payloads(tmp_path, ["job_1"])
-    store = Store(tmp_path)
+    store = open_store(tmp_path)
     assert [row.data for row in store.take("payloads", 1)]  # now in flight, not "ready"
     store.close()
     old = command("queue_stats", tmp_path, "--check", "--max-age", "0")
@@ -25,8 +27,9 @@ def test_check_fails_on_a_backlog_older_than_max_age_even_while_it_waits_for_a_r
     assert command("queue_stats", tmp_path, "--check", "--max-age", "1h").returncode == 0
 
 
+@pytest.mark.process
 def test_fresh_state_has_every_delivery_key(tmp_path: Path) -> None:
-    """Before any deliverer ran, the DESIGN keys are there with empty values."""
+    """Before any deliverer ran, the documented keys are there with empty values."""
     put_payloads(tmp_path, ["job_1"])
     stats = queue_stats(tmp_path)
     assert stats["queues"]["payloads"]["waiting_retry"] == 0

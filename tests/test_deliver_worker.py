@@ -9,14 +9,15 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.delivery import dead, retry_state
 from pipeline.delivery.breaker import State
-from pipeline.delivery.outcomes import read_pause
+from pipeline.delivery.pause import read_pause
 from pipeline.delivery.sender import Attempt
-from pipeline.queues import Store
+from pipeline.queues import Counts, open_store
 from pipeline.workers.deliverer import Deliverer, Tuning
 from tests.delivery_support import put_payloads
 
@@ -54,7 +55,7 @@ class ScriptedSender:
 
 def _deliverer(state: Path, sender: ScriptedSender, clock: FakeClock, *, schedule: tuple[float, ...] = (1.0, 2.0),
                max_age: float = 100.0) -> Deliverer:
-    store = Store(state, consumer_of=("payloads",))
+    store = open_store(state, consumer_of=("payloads",))
     return Deliverer(store, sender, Tuning(schedule, max_age, 3600.0, 4), rng=random.Random(1), clock=clock,
                      wall=lambda: datetime(2026, 3, 2, tzinfo=UTC))
 
@@ -79,7 +80,7 @@ def test_a_refused_payload_becomes_a_complete_dead_letter(tmp_path: Path) -> Non
     letter = letters[0].letter
     assert (letter.reason, letter.last_status, letter.attempts, letter.response_snippet) == ("rejected", 400, 3, "nope")
     assert letter.body.encode() in sender.bodies  # the exact bytes, kept for replay
-    assert d.store.counts("payloads") == {"ready": 0, "unacked": 0, "oldest_ready_age_s": None}
+    assert d.store.counts("payloads") == Counts(0, 0, None)
     assert d.drained()
     asyncio.run(d.close())
 
@@ -159,6 +160,7 @@ def test_413_dead_letters_at_once_and_410_pauses_persistently(tmp_path: Path) ->
 answers = st.lists(st.sampled_from([204, 200, 503, 429, 408, None, 400, 404, 302, 413]), max_size=8)
 
 
+@pytest.mark.slow  # many generated cases; the full run covers it
 @settings(max_examples=40, deadline=None)
 @given(scripts=st.lists(answers, min_size=1, max_size=12))
 def test_every_payload_ends_delivered_or_dead_never_both_never_lost(scripts: list[list[int | None]]) -> None:

@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import BIN
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 
 @pytest.mark.slow
 def test_demo_shows_deliveries_and_stops_on_ctrl_c(env: dict[str, str]) -> None:

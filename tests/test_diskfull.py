@@ -6,7 +6,6 @@ import itertools
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,10 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.env import sealed
 from pipeline.errors import QueueWriteError, RoleLockedError
 from pipeline.locks import RoleLock
-from pipeline.queues import QUEUE_FILE, Store, integrity_ok
+from pipeline.queues import QUEUE_FILE, Queue, integrity_ok, open_store, open_view
 from pipeline.receiver import free_port
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 ENV = {"SEED": "11", "SIM_START": "2026-03-02T00:00:00Z", "ENRICHER": "offline", "ENRICH_BATCH_SIZE": "64"}
 WAIT = 60.0  # generous: only how long a broken run hangs before failing
@@ -51,7 +53,7 @@ def command(role: str, state_dir: Path, *args: str) -> list[str]:
 
 def env() -> dict[str, str]:
     """This test's stream, whatever the caller's environment says."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("GEMINI_")}, **ENV}
+    return sealed(None, **ENV)
 
 
 def fill(mnt: Path, leave: int) -> Path:
@@ -68,10 +70,10 @@ def fill(mnt: Path, leave: int) -> Path:
     return filler
 
 
-def ids(path: Path, queue: str) -> list[str]:
+def ids(path: Path, queue: Queue) -> list[str]:
     """The ids in one queue, in order."""
-    with closing(sqlite3.connect(path, timeout=30)) as conn:
-        return [json.loads(data)["id"] for (data,) in conn.execute(f"SELECT data FROM ack_queue_{queue}")]
+    with closing(open_view(path.parent)) as view:
+        return [json.loads(row.data)["id"] for row in view.rows(queue)]
 
 
 def events(log: Path, name: str) -> list[dict[str, str]]:
@@ -176,8 +178,8 @@ def test_scheduler_skips_no_simulated_time_while_the_disk_is_full(tiny_fs: Path,
     finally:
         proc.kill()
     queue_file = state_dir / QUEUE_FILE
-    with closing(sqlite3.connect(queue_file)) as conn:
-        clock = json.loads(conn.execute("SELECT value FROM pipeline_meta WHERE key = 'clock'").fetchone()[0])
+    with closing(open_view(state_dir)) as view:
+        clock = json.loads(view.get_meta("clock") or "{}")
     span = datetime.fromisoformat(clock["sim_now"]) - datetime.fromisoformat(ENV["SIM_START"])
     expected = backfill(tmp_path / "clean", f"{span.total_seconds():.6f}", tmp_path)
     assert ids(queue_file, "intents") == expected
@@ -191,7 +193,7 @@ def test_opening_a_queue_file_on_a_full_disk_is_retryable_not_corrupt(tiny_fs: P
     backfill(state_dir, "1h", tmp_path)
     fill(tiny_fs, leave=0)
     with pytest.raises(QueueWriteError):
-        Store(state_dir)
+        open_store(state_dir)
 
 
 def test_the_role_lock_is_taken_on_a_full_disk(tiny_fs: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 
 from pipeline.enrich.offline import OfflineEnricher
@@ -27,6 +28,7 @@ def _same(want: object, got: object, *, rounded: bool = False) -> bool:
     return want == got
 
 
+@pytest.mark.slow  # many generated cases; the full run covers it
 @settings(max_examples=400, deadline=None)
 @given(intents)
 def test_extraction_of_a_rendered_intent_gives_back_its_fields(intent: Intent) -> None:

@@ -153,6 +153,7 @@ def test_plan_log_warns_when_the_quota_is_exceeded() -> None:
     assert event["event"] == "enrich.plan_exceeds_quota" and "SCALE_FACTOR<=" in event["fits_with"]
 
 
+@pytest.mark.process
 def test_offline_path_does_not_import_the_gemini_sdk() -> None:
     """Loading the enricher command and running offline never imports google-genai (it costs tens of MB)."""
     code = ("import asyncio, sys; import pipeline.commands.enricher as c; from pipeline.config import load_settings;"

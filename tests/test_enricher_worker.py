@@ -11,7 +11,7 @@ from pipeline.enrich import Enriched
 from pipeline.enrich.offline import OfflineEnricher
 from pipeline.enrich.stats import EnricherStats
 from pipeline.models import DeadLetter, Intent
-from pipeline.queues import Store
+from pipeline.queues import Counts, Store, open_store
 from pipeline.stream import STREAM_KEY
 from pipeline.workers.enricher import EnricherWorker
 from tests.enrich_fixtures import make_intent
@@ -32,7 +32,7 @@ class BrokenEnricher:
 
 def store_with(tmp_path: Path, rows: list[bytes]) -> Store:
     """A store whose stream exists and whose intents queue holds `rows`."""
-    store = Store(tmp_path, consumer_of=("intents",))
+    store = open_store(tmp_path, consumer_of=("intents",))
     with store.transaction() as tx:
         tx.set_meta(STREAM_KEY, json.dumps({"seed": 1, "sim_start": "2026-03-02T00:00:00+00:00",
                                             "profile": "data/profiles/default.toml"}))
@@ -48,7 +48,7 @@ async def drain(worker: EnricherWorker) -> None:
 
 def payload_ids(store: Store) -> list[str]:
     """Ids of the payloads queue, in order."""
-    return [json.loads(bytes(d))["id"] for (d,) in store.query("SELECT data FROM ack_queue_payloads ORDER BY _id")]
+    return [json.loads(row.data)["id"] for row in store.rows("payloads")]
 
 
 def test_unreadable_intent_becomes_a_dead_letter_and_the_rest_flow(tmp_path: Path) -> None:
@@ -60,9 +60,9 @@ def test_unreadable_intent_becomes_a_dead_letter_and_the_rest_flow(tmp_path: Pat
     worker = EnricherWorker(store, OfflineEnricher(), batch_size=4)
     asyncio.run(drain(worker))
     assert payload_ids(store) == [g.id for g in good]
-    (dead,) = [DeadLetter.model_validate_json(bytes(d)) for (d,) in store.query("SELECT data FROM ack_queue_dead")]
+    (dead,) = [DeadLetter.model_validate_json(row.data) for row in store.rows("dead")]
     assert dead.reason == "unreadable_intent" and "job_from_the_future" in dead.body
-    assert store.counts("intents") == {"ready": 0, "unacked": 0, "oldest_ready_age_s": None}
+    assert store.counts("intents") == Counts(0, 0, None)
 
 
 def test_failing_writer_falls_back_to_offline_for_that_batch(tmp_path: Path) -> None:
@@ -73,7 +73,6 @@ def test_failing_writer_falls_back_to_offline_for_that_batch(tmp_path: Path) -> 
     worker = EnricherWorker(store, broken, batch_size=8)
     asyncio.run(drain(worker))
     assert payload_ids(store) == [g.id for g in good]
-    enrichers = {json.loads(bytes(d))["generator"]["enricher"]
-                 for (d,) in store.query("SELECT data FROM ack_queue_payloads")}
+    enrichers = {json.loads(row.data)["generator"]["enricher"] for row in store.rows("payloads")}
     assert enrichers == {"offline"}
     assert broken.stats.fallbacks == 3

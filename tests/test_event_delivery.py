@@ -14,7 +14,7 @@ import pytest
 from pipeline.enrich.offline import OfflineEnricher
 from pipeline.events import parse_event_types, selected
 from pipeline.models import EVENT_TYPES, event_schema
-from pipeline.queues import Store
+from pipeline.queues import Counts, open_store
 from pipeline.workers.deliverer import Deliverer, Tuning
 from pipeline.workers.enricher import EnricherWorker
 from tests.conftest import run
@@ -41,14 +41,14 @@ def test_enricher_passes_lifecycle_events_through_in_queue_order(tmp_path: Path)
     assert payload_ids(store) == [intents[0].id, f"{intents[0].id}.started", intents[1].id,
                                   f"{intents[0].id}.finished", intents[2].id, intents[3].id,
                                   f"{intents[2].id}.started"]
-    stored = [bytes(d) for (d,) in store.query("SELECT data FROM ack_queue_payloads ORDER BY _id")]
+    stored = [row.data for row in store.rows("payloads")]
     assert stored[1] == rows[1] and stored[3] == rows[3]  # byte for byte
     first = json.loads(stored[0])
     assert (first["type"], first["job_id"]) == ("job.requested", intents[0].id)
 
 
 def _put(state: Path, bodies: list[bytes]) -> None:
-    store = Store(state)
+    store = open_store(state)
     with store.transaction() as tx:
         tx.put("payloads", bodies)
     store.close()
@@ -56,7 +56,7 @@ def _put(state: Path, bodies: list[bytes]) -> None:
 
 def _deliverer(state: Path, sender: ScriptedSender, clock: FakeClock, types: tuple[str, ...] = EVENT_TYPES,
                concurrency: int = 4) -> Deliverer:
-    return Deliverer(Store(state, consumer_of=("payloads",)), sender,
+    return Deliverer(open_store(state, consumer_of=("payloads",)), sender,
                      Tuning((1.0, 2.0), 100.0, 3600.0, concurrency, types), rng=random.Random(1), clock=clock,
                      wall=lambda: datetime(2026, 3, 2, tzinfo=UTC))
 
@@ -96,7 +96,7 @@ def test_webhook_event_types_sends_only_the_selected_types(tmp_path: Path) -> No
     d = _deliverer(tmp_path, sender, clock, types=("job.finished",))
     asyncio.run(_run(d, clock, 5))
     assert [pid for pid, _ in sender.answers] == ["job_a.finished"]
-    assert d.drained() and d.store.counts("payloads") == {"ready": 0, "unacked": 0, "oldest_ready_age_s": None}
+    assert d.drained() and d.store.counts("payloads") == Counts(0, 0, None)
 
 
 def test_event_type_selection_is_a_pure_function() -> None:
@@ -109,6 +109,7 @@ def test_event_type_selection_is_a_pure_function() -> None:
     assert selected(b"not json", ("job.started",))  # the deliverer dead-letters it rather than dropping it
 
 
+@pytest.mark.process
 def test_an_unknown_event_type_exits_78(env: dict[str, str]) -> None:
     env["WEBHOOK_EVENT_TYPES"] = "job.requested,job.exploded"
     result = run("deliverer", env=env)

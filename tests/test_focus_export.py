@@ -108,6 +108,7 @@ def test_a_week_is_its_first_three_days_then_its_last_four(week: Week) -> None:
     assert whole == first + rest
 
 
+@pytest.mark.process
 def test_bin_export_gives_the_same_bytes_twice(tmp_path: Path, env: dict[str, str]) -> None:
     """The command end to end, in two processes: same span, same seed, byte-identical files."""
     outputs = []
@@ -121,6 +122,7 @@ def test_bin_export_gives_the_same_bytes_twice(tmp_path: Path, env: dict[str, st
     assert outputs[0] == outputs[1] and outputs[0].count(b"\n") > 1
 
 
+@pytest.mark.process
 def test_bin_export_refuses_bad_spans(tmp_path: Path, env: dict[str, str]) -> None:
     backwards = run("export", "--from", "2026-03-02T06:00Z", "--to", "2026-03-02T00:00Z", "--out",
                     str(tmp_path / "x.csv"), env=env)

@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pipeline.events import event_type, is_lifecycle, selected
 from pipeline.focus.bill import Bill
 from pipeline.focus.summary import COMMITMENTS
@@ -29,6 +31,7 @@ def _backfill(env: dict[str, str], *spans: str) -> list[dict[str, Any]]:
     return intents_in(Path(env["STATE_DIR"]))
 
 
+@pytest.mark.process
 def test_streamed_cost_usage_equals_the_export_and_job_finished_sums_its_rows(env: dict[str, str]) -> None:
     env["PROFILE"] = str(PROFILE)
     # Two backfills of 9 h: the second resumes from the saved clock (a restart mid-stream).
@@ -70,6 +73,7 @@ def test_cost_usage_is_a_selectable_event_type_passed_through_by_the_enricher() 
     assert not selected(body, ("job.requested", "job.finished"))
 
 
+@pytest.mark.process
 def test_bill_per_team_and_day_in_workload_preview_equals_the_export(tmp_path: Path, env: dict[str, str]) -> None:
     """bin/workload-preview --bill shows, per team and UTC day, the sum of bin/export's BilledCost."""
     args = ("--seed", "5", "--profile", str(STARTUP))

@@ -28,6 +28,10 @@ from tests.focus_support import FIRST, WEEK, Week
 
 pytest.importorskip("pyarrow")
 
+# It builds its own venv and runs the validator as a process over a week of rows.
+pytestmark = [pytest.mark.process, pytest.mark.slow]
+
+
 DEFECTS = {
     "InvoiceId-C-004-C": "contradicts InvoiceId-C-005-C (both unconditional)",
     "CommitmentDiscountStatus-C-004-C": "condition inverted: demands a status where C-003-C forbids one",

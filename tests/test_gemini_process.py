@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,9 +13,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from harness.env import sealed
 from pipeline import ROOT
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from tests.gemini_harness import seed_intents, settings_for
+
+pytestmark = pytest.mark.process  # every test here starts real processes
 
 SENTINEL = "AIzaSENTINEL-do-not-leak-4f1c9e"
 
@@ -43,7 +47,7 @@ def seen(url: str) -> list[dict[str, Any]]:
 
 def enricher(state_dir: Path, url: str, *, drain: bool = True, **env: str) -> subprocess.Popen[bytes]:
     """bin/enricher (--drain unless told) as a real process with the sentinel key."""
-    environ = {**os.environ, "GEMINI_API_KEY": SENTINEL, "GEMINI_BASE_URL": url, "SEED": "1",
+    environ = {**sealed(), "GEMINI_API_KEY": SENTINEL, "GEMINI_BASE_URL": url, "SEED": "1",
                "GEMINI_TIMEOUT": "2", "GEMINI_BACKOFF": "0.01", "GEMINI_RPM": "1000", **env}
     return subprocess.Popen([sys.executable, "-m", "pipeline.commands.enricher", *(["--drain"] if drain else []),
                              "--state-dir", str(state_dir)], cwd=ROOT, env=environ, stdout=subprocess.PIPE,
@@ -64,8 +68,8 @@ def test_sentinel_key_is_nowhere_in_output_or_state(tmp_path: Path) -> None:
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SENTINEL.encode() not in path.read_bytes(), path
-    store = Store(tmp_path)
-    assert store.counts("payloads")["ready"] == 24 and store.counts("intents")["ready"] == 0
+    store = open_store(tmp_path)
+    assert store.counts("payloads").ready == 24 and store.counts("intents").ready == 0
     stats = json.loads(store.get_meta("enricher_stats") or "{}")
     store.close()
     assert stats["fallbacks"] > 0 and stats["requests_today"] > 0
@@ -76,11 +80,15 @@ def test_sigterm_ends_a_request_in_flight_and_leaves_its_intents(tmp_path: Path)
     with fake_server("slow") as url:
         seed_intents(tmp_path, settings_for(tmp_path, url), 8)
         proc = enricher(tmp_path, url, GEMINI_TIMEOUT="30")
+        deadline = time.monotonic() + 60
         while not [r for r in seen(url) if r["mode"] != "get"]:  # a generateContent request is in flight
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError("the enricher sent no request: " + proc.communicate()[0].decode())
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, output.decode()
-    store = Store(tmp_path)
-    assert store.counts("payloads")["ready"] == 0 and store.counts("intents")["ready"] == 8
+    store = open_store(tmp_path)
+    assert store.counts("payloads").ready == 0 and store.counts("intents").ready == 8
     store.close()

@@ -10,8 +10,8 @@ from structlog.testing import capture_logs
 from pipeline.enrich.check import contradiction
 from pipeline.enrich.parse import extract
 from pipeline.models import Intent, JobFields
-from pipeline.queues import Store
-from pipeline.stats import collect
+from pipeline.queues import open_store
+from pipeline.state_report import collect
 from tests.gemini_harness import Outcome, run_scenario
 
 COUNT = 16  # two batches of 8
@@ -156,7 +156,7 @@ def test_stats_are_persisted_with_the_payloads(tmp_path: Path) -> None:
     assert s.requests_total == 2 and s.tokens_in > 0 and s.tokens_out > 0
     assert s.est_cost_usd == pytest.approx((s.tokens_in * 1.0 + s.tokens_out * 2.0) / 1e6)
     assert s.gemini_written == COUNT
-    shown = collect(Store(tmp_path), 720.0)["enricher"]  # what bin/queue-stats --json prints
+    shown = collect(open_store(tmp_path), 720.0)["enricher"]  # what bin/queue-stats --json prints
     assert (shown["requests_today"], shown["tokens_in"], shown["fallbacks"]) == (2, s.tokens_in, 0)
 
 

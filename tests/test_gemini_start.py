@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import ROOT
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from pipeline.receiver import free_port
 from tests.enrich_fixtures import make_intent
 from tests.gemini_harness import seed_intents, settings_for
@@ -26,10 +26,10 @@ DEADLINE = 60.0  # generous under load; the exit itself comes after one request 
 
 
 def _payloads(state_dir: Path) -> list[dict[str, object]]:
-    store = Store(state_dir)
-    rows = store.query("SELECT data FROM ack_queue_payloads ORDER BY _id")
+    store = open_store(state_dir)
+    rows = store.rows("payloads")
     store.close()
-    return [json.loads(r[0]) for r in rows]
+    return [json.loads(row.data) for row in rows]
 
 
 def _wait(what: str, ready: Callable[[], bool], proc: subprocess.Popen[bytes]) -> None:
@@ -84,6 +84,7 @@ def test_unserved_model_with_fallback_none_exits_78(tmp_path: Path) -> None:
     assert _payloads(tmp_path) == []
 
 
+@pytest.mark.process
 def test_network_failure_at_start_does_not_stop_the_stream(tmp_path: Path) -> None:
     """Nothing listens at GEMINI_BASE_URL: the stream flows (offline), the check is repeated, and once the
     API answers, Gemini writes."""
@@ -98,7 +99,7 @@ def test_network_failure_at_start_does_not_stop_the_stream(tmp_path: Path) -> No
                                 stdout=subprocess.PIPE, text=True)
         try:
             assert fake.stdout is not None and fake.stdout.readline().startswith("PORT")
-            store = Store(tmp_path)
+            store = open_store(tmp_path)
             with store.transaction() as tx:
                 tx.put("intents", [make_intent(100 + k).model_dump_json().encode() for k in range(16)])
             store.close()

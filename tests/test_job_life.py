@@ -68,6 +68,7 @@ def test_lives_are_pure(workload: Workload) -> None:
     assert [life for _, life in workload.window_jobs(10, W0)] != [life for _, life in forward[0]]
 
 
+@pytest.mark.process
 def test_lives_do_not_depend_on_the_process() -> None:
     code = ("from pipeline.workload import Workload; from pipeline import ROOT;"
             f"wl = Workload.load(ROOT / 'data/profiles/default.toml');"

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import sqlite3
 from collections import Counter
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipeline import pending
+from pipeline.queues import open_view
 from tests.conftest import intents_in
 from tests.test_scheduler import START, FakeClock, live_ticks, run_until_drained, scheduler
 
@@ -35,11 +35,8 @@ def at(row: dict[str, Any]) -> datetime:
 
 def waiting(state: Path) -> list[dict[str, Any]]:
     """Lifecycle events waiting for their time, in stream order, without the time they were built."""
-    conn = sqlite3.connect(state / "queues.db")
-    try:
-        rows = [json.loads(b) for (b,) in conn.execute(f"SELECT body FROM {pending.TABLE} ORDER BY key")]
-    finally:
-        conn.close()
+    with closing(open_view(state)) as view:
+        rows = [json.loads(b) for b in view.deferred()]
     return [{k: v for k, v in row.items() if k != "emitted_at"} for row in rows]
 
 

@@ -15,7 +15,7 @@ def test_committed_schema_matches_the_models() -> None:
 
 
 def test_schema_requires_the_design_fields() -> None:
-    """The top-level payload keys DESIGN.md promises are all required."""
+    """The documented top-level payload keys are all required."""
     import json
 
     schema = json.loads(SCHEMA.read_text())

@@ -9,6 +9,7 @@ import random
 import subprocess
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -139,6 +140,7 @@ def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> subproces
                           timeout=120, check=False)
 
 
+@pytest.mark.process
 def test_export_then_import_seeds_another_installation(tmp_path: Path, env: dict[str, str]) -> None:
     """bin/phrasebank export | import into a fresh state folder gives the same bank; list shows it."""
     source = tmp_path / "state"
@@ -158,6 +160,7 @@ def test_export_then_import_seeds_another_installation(tmp_path: Path, env: dict
     assert listed["templates"] == len(lines) and sum(b["templates"] for b in listed["buckets"]) == len(lines)
 
 
+@pytest.mark.process
 def test_import_reports_and_skips_bad_lines_only(tmp_path: Path, env: dict[str, str]) -> None:
     """Broken JSON, a missing field, an unknown slot, a body edited without its id, and a template that
     states a fact it does not carry: each reported with its line number and skipped; the rest imported."""
@@ -184,6 +187,7 @@ def test_import_reports_and_skips_bad_lines_only(tmp_path: Path, env: dict[str, 
     bank.close()
 
 
+@pytest.mark.process
 def test_list_refuses_a_folder_without_a_bank(tmp_path: Path, env: dict[str, str]) -> None:
     result = _run(env, "list")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1

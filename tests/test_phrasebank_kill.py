@@ -14,18 +14,18 @@ import pytest
 from pipeline.enrich.phrasebank import Phrasebank
 from pipeline.enrich.template import Template, derive
 from pipeline.models import Intent
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from tests.gemini_harness import seed_intents, settings_for
 from tests.test_gemini_process import enricher, fake_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 COUNT = 240
 
 
 def _payload_count(state_dir: Path) -> int:
-    store = Store(state_dir)
+    store = open_store(state_dir)
     try:
-        return int(store.counts("payloads")["ready"])
+        return store.counts("payloads").ready
     finally:
         store.close()
 
@@ -50,11 +50,11 @@ def test_kill_9_during_phrasebank_writes_loses_nothing(tmp_path: Path) -> None:
         proc = _enricher(tmp_path, url, drain=True)
         output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 0, output.decode()
-    store = Store(tmp_path)
-    payloads = [json.loads(r[0]) for r in store.query("SELECT data FROM ack_queue_payloads")]
+    store = open_store(tmp_path)
+    payloads = [json.loads(row.data) for row in store.rows("payloads")]
     left = store.counts("intents")
     store.close()
-    assert sorted(p["id"] for p in payloads) == sorted(ids) and left["ready"] + left["unacked"] == 0
+    assert sorted(p["id"] for p in payloads) == sorted(ids) and left.ready + left.in_flight == 0
     bank = Phrasebank(tmp_path)
     stored = {t.id for t in bank.all()}
     bank.close()

@@ -6,23 +6,32 @@ import json
 import signal
 import subprocess
 import time
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from pipeline.config import load_settings
+from pipeline.queues import open_view
 from pipeline.workload import Workload, window_of
 from tests.conftest import Receiver, command, intents_in, run, wait_until
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 
 def expected_ids(start: datetime, end: datetime, seed: int = 42) -> set[str]:
-    """The intent ids the seed defines for (start, end], straight from the workload model."""
+    """The event ids the seed defines for (start, end], straight from the workload model: each job's
+    request, and its start and end when they fall inside the span."""
     workload = Workload.load(load_settings().profile)
-    return {
-        i.id
-        for w in range(window_of(start), window_of(end) + 1)
-        for i in workload.window_intents(seed, w)
-        if start < i.occurred_at <= end
-    }
+    found: set[str] = set()
+    for w in range(window_of(start), window_of(end) + 1):
+        for intent, life in workload.window_jobs(seed, w):
+            if start < intent.occurred_at <= end:
+                found.add(intent.id)
+                found |= {f"{intent.id}.started"} if life.started_at <= end else set()
+                found |= {f"{intent.id}.finished"} if life.ended_at <= end else set()
+    return found
 
 
 START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
@@ -30,15 +39,9 @@ START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
 
 def checkpoint(state_dir: Path) -> datetime:
     """The scheduler's persisted simulated position."""
-    import sqlite3
-
-    conn = sqlite3.connect(state_dir / "queues.db")
-    try:
-        row = conn.execute("SELECT value FROM pipeline_meta WHERE key = 'clock'").fetchone()
-    except sqlite3.OperationalError:  # tables not created yet
-        row = None
-    conn.close()
-    return START if row is None else datetime.fromisoformat(json.loads(row[0])["sim_now"])
+    with closing(open_view(state_dir)) as view:
+        text = view.get_meta("clock")
+    return START if text is None else datetime.fromisoformat(json.loads(text)["sim_now"])
 
 
 def test_backfill_day_is_delivered_complete_without_duplicates(env: dict[str, str], receiver: Receiver) -> None:
@@ -110,7 +113,7 @@ def test_second_instance_of_a_role_exits_75(env: dict[str, str]) -> None:
 
 
 def test_queue_stats_json_has_every_design_key(env: dict[str, str]) -> None:
-    """queue-stats --json carries DESIGN's keys, with counts from SQL."""
+    """queue-stats --json carries the documented keys, with counts from SQL."""
     assert run("scheduler", "--backfill", "2h", env=env).returncode == 0
     stats = json.loads(run("queue-stats", "--json", env=env).stdout)
     assert set(stats) >= {"queues", "dead", "sim_clock", "seed", "delivery", "enricher"}

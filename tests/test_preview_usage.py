@@ -33,6 +33,7 @@ def test_usage_adds_up_to_the_lives_of_the_span() -> None:
     assert all(e.kind in text and e.job_ids[0] in text for e in usage.anomalies if len(e.job_ids) == 1)
 
 
+@pytest.mark.process
 def test_preview_command_shows_usage_and_anomalies(env: dict[str, str]) -> None:
     result = run("workload-preview", "--days", "2", "--seed", "42", "--start", "2026-03-02T00:00:00Z", env=env)
     assert result.returncode == 0, result.stderr

@@ -16,6 +16,8 @@ from pipeline.delivery.sender import attempt_headers
 from pipeline.delivery.signing import secret_key
 from tests.delivery_support import SECRET, free_port, receiver_stats, start_receiver, wait_until
 
+pytestmark = pytest.mark.process  # every test here starts real processes
+
 BODY = b'{"id":"job_1","schema_version":1}'
 
 

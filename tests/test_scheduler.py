@@ -12,9 +12,11 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from pipeline.clock import load_checkpoint
 from pipeline.config import load_settings
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from pipeline.stream import Stream
 from pipeline.workers.runner import Lifecycle
 from pipeline.workers.scheduler import BACKFILL_CHUNK, QUIET_CHECKPOINT_EVERY, Scheduler
@@ -39,7 +41,7 @@ class FakeClock:
 def scheduler(state: Path, clock: FakeClock, scale: float, **kwargs: object) -> Scheduler:
     """A scheduler on `state` driven by the fake clock."""
     workload = Workload.load(load_settings().profile)
-    return Scheduler(Store(state), workload, Stream(42, START, "default"), Lifecycle(Notifier(None)),
+    return Scheduler(open_store(state), workload, Stream(42, START, "default"), Lifecycle(Notifier(None)),
                      scale_factor=scale, tick_interval=1.0, monotonic=lambda: clock.mono,
                      wall=lambda: clock.wall, **kwargs)  # type: ignore[arg-type]
 
@@ -62,6 +64,7 @@ async def live_ticks(worker: Scheduler, clock: FakeClock, rng: random.Random, co
         await worker.step()
 
 
+@pytest.mark.process
 def test_ticks_of_any_size_give_the_same_stream(tmp_path: Path) -> None:
     """Random tick lengths and a change of scale factor reproduce one backfill of the same span."""
     clock = FakeClock()
@@ -86,6 +89,7 @@ def run_and_stop(state: Path, clock: FakeClock) -> datetime:
     return first.sim_now
 
 
+@pytest.mark.process
 def test_catch_up_generates_the_downtime_at_once(tmp_path: Path) -> None:
     """--catch-up advances the clock by downtime x scale, then goes on live."""
     clock = FakeClock()
@@ -96,6 +100,7 @@ def test_catch_up_generates_the_downtime_at_once(tmp_path: Path) -> None:
     assert again.sim_now == stopped + timedelta(seconds=100 * 720)
 
 
+@pytest.mark.process
 def test_restart_without_catch_up_resumes_at_the_checkpoint(tmp_path: Path) -> None:
     """Downtime does not move simulated time unless asked to."""
     clock = FakeClock()
@@ -107,6 +112,7 @@ def test_restart_without_catch_up_resumes_at_the_checkpoint(tmp_path: Path) -> N
     assert checkpoint is not None and checkpoint.sim_now == again.sim_now
 
 
+@pytest.mark.process
 def test_split_backfills_equal_one_backfill(env: dict[str, str], tmp_path: Path) -> None:
     """A 3-day backfill followed by a 4-day one gives exactly the intents of one 7-day backfill."""
     assert run("scheduler", "--backfill", "3d", env=env).returncode == 0
@@ -117,6 +123,7 @@ def test_split_backfills_equal_one_backfill(env: dict[str, str], tmp_path: Path)
     assert split == ids(tmp_path / "one")
 
 
+@pytest.mark.process
 def test_live_run_with_kills_equals_a_backfill(env: dict[str, str], tmp_path: Path) -> None:
     """SCALE_FACTOR=7200, 0.2 s ticks, two SIGKILLs: the intents equal a backfill of the same span."""
     env.update({"SCALE_FACTOR": "7200", "TICK_INTERVAL_SEC": "0.2"})
@@ -127,7 +134,7 @@ def test_live_run_with_kills_equals_a_backfill(env: dict[str, str], tmp_path: Pa
         time.sleep(random.uniform(0.8, 1.6))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    store = Store(state)
+    store = open_store(state)
     checkpoint = load_checkpoint(store)
     store.close()
     assert checkpoint is not None
@@ -140,10 +147,11 @@ def test_live_run_with_kills_equals_a_backfill(env: dict[str, str], tmp_path: Pa
     assert same == [{k: v for k, v in row.items() if k != "emitted_at"} for row in intents_in(tmp_path / "backfill")]
     assert {row.get("type", "job.requested") for row in intents_in(state)} == {
         "job.requested", "job.started", "job.finished", "cost.usage"}
-    meta = json.loads(Store(tmp_path / "backfill").get_meta("clock") or "{}")
+    meta = json.loads(open_store(tmp_path / "backfill").get_meta("clock") or "{}")
     assert meta["sim_now"] == checkpoint.sim_now.isoformat()
 
 
+@pytest.mark.process
 def test_quiet_ticks_commit_rarely_and_a_stop_saves_the_clock(tmp_path: Path) -> None:
     """At SCALE_FACTOR=1 ticks without a job write nothing until QUIET_CHECKPOINT_EVERY; close saves the clock."""
     workload = Workload.load(load_settings().profile)
@@ -152,7 +160,7 @@ def test_quiet_ticks_commit_rarely_and_a_stop_saves_the_clock(tmp_path: Path) ->
     clock = FakeClock()
 
     def quiet_scheduler() -> Scheduler:
-        return Scheduler(Store(tmp_path), workload, Stream(42, start, "default"), Lifecycle(Notifier(None)),
+        return Scheduler(open_store(tmp_path), workload, Stream(42, start, "default"), Lifecycle(Notifier(None)),
                          scale_factor=1, tick_interval=1.0, monotonic=lambda: clock.mono, wall=lambda: clock.wall)
 
     quiet = quiet_scheduler()
@@ -179,6 +187,7 @@ def test_quiet_ticks_commit_rarely_and_a_stop_saves_the_clock(tmp_path: Path) ->
     assert checkpoint is not None and checkpoint.wall_at == ticked_at  # the clock as that tick left it
 
 
+@pytest.mark.process
 def test_a_long_stall_is_written_in_bounded_commits(tmp_path: Path) -> None:
     """An hour without a tick at 720x is caught up in backfill-sized commits, to the same stream."""
     clock = FakeClock()

@@ -76,6 +76,7 @@ def test_paths_a_unit_cannot_carry_are_refused() -> None:
     assert caught.value.variable == "checkout"
 
 
+@pytest.mark.process
 def test_systemd_analyze_verify_accepts_the_rendered_units(rendered: dict[str, str], tmp_path: Path) -> None:
     """`systemd-analyze verify` passes with no warning (it warns and goes on for an unknown or bad directive)."""
     analyze = shutil.which("systemd-analyze")
@@ -165,6 +166,7 @@ def notify_cycle(sock: socket.socket, proc: subprocess.Popen[bytes], state: Path
         proc.wait()
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("role", ROLES)
 def test_exec_start_notifies_ready_watchdog_and_stopping(role: str, rendered: dict[str, str],
                                                          env: dict[str, str],
@@ -177,6 +179,7 @@ def test_exec_start_notifies_ready_watchdog_and_stopping(role: str, rendered: di
     notify_cycle(sock, proc, Path(parse_unit(unit_text)["ReadWritePaths"][0]))
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("role", ROLES)
 def test_exec_start_runs_with_the_checkout_read_only(role: str, rendered: dict[str, str], env: dict[str, str],
                                                      notify_socket: tuple[socket.socket, str]) -> None:
@@ -190,6 +193,7 @@ def test_exec_start_runs_with_the_checkout_read_only(role: str, rendered: dict[s
     notify_cycle(sock, proc, Path(parse_unit(unit_text)["ReadWritePaths"][0]))
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("role", ROLES)
 def test_a_bad_setting_exits_78_before_touching_anything(role: str, rendered: dict[str, str],
                                                         env: dict[str, str],
@@ -213,6 +217,7 @@ def fake_systemctl(folder: Path) -> Path:
     return folder / "calls"
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("legacy", [False, True])
 def test_installer_installs_renders_and_enables(legacy: bool, tmp_path: Path, env: dict[str, str]) -> None:
     """bin/install-systemd writes what --dry-run prints, makes the state folder, retires the old unit, enables."""

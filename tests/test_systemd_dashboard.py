@@ -42,6 +42,7 @@ def test_the_dashboard_unit_has_the_workers_sandbox_and_cannot_write_the_state_f
     assert dash["WantedBy"] == ["multi-user.target"] and "@" not in rendered[DASHBOARD]
 
 
+@pytest.mark.process
 def test_installer_with_dashboard_installs_and_enables_it(tmp_path: Path, env: dict[str, str]) -> None:
     """--with-dashboard writes the unit beside the others and enables it after the target."""
     unit_dir = tmp_path / "units"

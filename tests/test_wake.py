@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.queues import Store
+from pipeline.queues import open_store
 from pipeline.workers.runner import Lifecycle
 from pipeline.workers.sdnotify import Notifier
 from pipeline.workers.wake import FolderChanges
@@ -28,15 +28,16 @@ def readable(changes: FolderChanges, timeout: float) -> bool:
     return bool(select.select([changes.fd], [], [], timeout)[0])
 
 
+@pytest.mark.process
 def test_a_commit_by_another_process_is_reported_and_drained(tmp_path: Path) -> None:
     """A queue commit from a separate process makes the watch readable; draining clears it."""
-    Store(tmp_path).close()
+    open_store(tmp_path).close()
     changes = watched(tmp_path)
     try:
         assert not readable(changes, 0)
         code = "\n".join([
-            "import sys", "from pathlib import Path", "from pipeline.queues import Store",
-            "store = Store(Path(sys.argv[1]))",
+            "import sys", "from pathlib import Path", "from pipeline.queues import open_store",
+            "store = open_store(Path(sys.argv[1]))",
             "with store.transaction() as tx:", "    tx.put('intents', [b'{}'])",
         ])
         subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -12,11 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.env import sealed
 from pipeline import ROOT
 from pipeline.models import Intent
 from pipeline.workload import WINDOW_SECONDS, Workload, intent_id, window_of, window_start
 from pipeline.workload.choice import Choice
-from pipeline.workload.streams import stream
+from pipeline.workload.streams import keyed_random
 
 PROFILE = ROOT / "data/profiles/default.toml"
 FIRST = window_of(datetime(2026, 3, 2, tzinfo=UTC))
@@ -78,6 +78,7 @@ def test_window_intents_do_not_depend_on_call_order() -> None:
         assert shuffled.window_intents(5, w) == expected[w]
 
 
+@pytest.mark.process
 def test_another_process_gives_the_same_stream(workload: Workload) -> None:
     """A fresh interpreter with another hash seed reproduces the intents byte for byte."""
     windows = range(FIRST + 30, FIRST + 34)
@@ -88,7 +89,7 @@ def test_another_process_gives_the_same_stream(workload: Workload) -> None:
         f"xs = [i for w in range({windows.start}, {windows.stop}) for i in wl.window_intents(77, w)];"
         "print(hashlib.sha256(''.join(i.model_dump_json() for i in xs).encode()).hexdigest())"
     )
-    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    env = sealed(PYTHONHASHSEED="12345")
     there = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert there.stdout.strip() == here
 
@@ -140,6 +141,7 @@ def test_expected_per_day_matches_a_week_of_expected_counts(workload: Workload) 
     assert total / (3 * 7 * weeks) == pytest.approx(workload.expected_per_day(), rel=0.08)
 
 
+@pytest.mark.slow  # many generated cases; the full run covers it
 @given(st.dictionaries(st.text(min_size=1, max_size=3), st.sampled_from([0.0, 0.0, 0.5, 1.0, 3.0]), min_size=1),
        st.integers(0, 2**32))
 def test_choice_never_picks_a_zero_weight_key(weights: dict[str, float], seed: int) -> None:
@@ -149,6 +151,6 @@ def test_choice_never_picks_a_zero_weight_key(weights: dict[str, float], seed: i
             Choice.of(weights)
         return
     choice = Choice.of(weights)
-    rng = stream(seed, "test", 0)
+    rng = keyed_random(seed, "test", 0)
     assert all(weights[choice.pick(rng)] > 0 for _ in range(50))
     assert sum(choice.shares().values()) == pytest.approx(1.0)

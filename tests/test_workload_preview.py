@@ -47,6 +47,7 @@ def test_png_without_matplotlib_says_how_to_install(capsys: pytest.CaptureFixtur
     assert "pip install -e '.[preview]'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # many generated cases; the full run covers it
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs the preview extra")
 def test_png_chart_is_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--png writes a real PNG image beside the terminal chart."""
@@ -64,6 +65,7 @@ def test_bad_days_is_a_usage_error() -> None:
     assert info.value.code == 2
 
 
+@pytest.mark.process
 def test_command_help_and_version_run_as_a_process() -> None:
     """bin/workload-preview answers --help and --version with exit 0."""
     for flag, text in (("--help", "--days"), ("--version", "workload-preview")):
@@ -72,6 +74,7 @@ def test_command_help_and_version_run_as_a_process() -> None:
         assert text in done.stdout
 
 
+@pytest.mark.process
 def test_preview_follows_the_running_stream_of_the_state_folder(env: dict[str, str],
                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     """With a state folder, the preview uses its seed and starts where its simulated clock stands."""

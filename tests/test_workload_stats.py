@@ -141,7 +141,7 @@ def test_gpus_per_job_follow_the_profile(sample: Sample) -> None:
             p = spec.gpus.share(gpus)
             assert abs(counts[gpus] / n - p) <= 4 * math.sqrt(p * (1 - p) / n) + 1 / n, (job_type, gpus)
     one_gpu = sum(i.gpu_count == 1 for i in sample.all) / len(sample.all)
-    assert 0.55 <= one_gpu <= 0.86  # traces: 54-86% of GPU jobs use one GPU (research §1.3)
+    assert 0.55 <= one_gpu <= 0.86  # traces: 54-86% of GPU jobs use one GPU (Seren, Philly, Helios traces)
 
 
 def test_duration_quantiles_follow_each_class_lognormal(sample: Sample) -> None:

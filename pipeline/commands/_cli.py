@@ -15,7 +15,7 @@ from pipeline import __version__, logs
 from pipeline.config import Settings, load_settings, parse_duration
 from pipeline.errors import EX_CONFIG, PipelineError, QueueWriteError
 from pipeline.locks import RoleLock
-from pipeline.queues import Queue, Store
+from pipeline.queues import Queue, Store, open_store
 from pipeline.stream import check_stream
 from pipeline.workers.runner import Lifecycle, Worker, WriteBackoff, run
 from pipeline.workers.sdnotify import Notifier
@@ -65,8 +65,10 @@ def config_exit(message: str) -> NoReturn:
 
 
 def prog_name() -> str:
-    """The command's name as users type it (`queue-stats`), also when run as `python -m …queue_stats`."""
-    return Path(sys.argv[0]).stem.replace("_", "-")
+    """The command's name as users type it (`queue-stats`), also when run as `python -m …queue_stats`
+    or as a package's `__main__` (`python -m harness.bench`)."""
+    path = Path(sys.argv[0])
+    return (path.parent.name if path.stem == "__main__" else path.stem).replace("_", "-")
 
 
 def guarded(main: Callable[[], int]) -> Callable[[], None]:
@@ -89,7 +91,7 @@ def start_worker(cfg: Settings, role: str, consumer_of: tuple[Queue, ...]) -> tu
     """Logs, the role lock, the store (resuming this role's own in-flight rows), the stream check."""
     logs.configure()
     lock = retry_writes(role, RoleLock(cfg.state_dir, role).acquire)
-    store = retry_writes(role, lambda: Store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of))
+    store = retry_writes(role, lambda: open_store(cfg.state_dir, synchronous=cfg.synchronous, consumer_of=consumer_of))
     check_stream(store, cfg)
     return lock, store
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.commands import _cli
-from pipeline.queues import open_readonly
+from pipeline.queues import open_existing
 from pipeline.stream import read_stream
 from pipeline.workload import Workload
 from pipeline.workload.answer_key import answer_key, counts
@@ -44,7 +44,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def _stream_seed(state_dir: Path) -> int | None:
     if not state_dir.is_dir():
         return None
-    store = open_readonly(state_dir)
+    store = open_existing(state_dir)
     if store is None:
         return None
     try:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 from pipeline.commands import _cli
-from pipeline.delivery.outcomes import lift_pause
+from pipeline.delivery.pause import lift_pause
 from pipeline.errors import PipelineError
-from pipeline.queues import open_readonly
+from pipeline.queues import open_existing
 from pipeline.sinks.factory import destination, sender_for
 from pipeline.workers.deliverer import Deliverer, Tuning
 from pipeline.workers.runner import Lifecycle
@@ -30,14 +30,14 @@ def main() -> int:
     args = p.parse_args()
     cfg = _cli.settings(args, webhook_url=args.webhook_url)
     if args.resume:
-        store = open_readonly(cfg.state_dir)
+        store = open_existing(cfg.state_dir)
         lifted = None
         if store is not None:
             try:
                 lifted = lift_pause(store)
             finally:
                 store.close()
-        sys.stdout.write(f"delivery resumed (was paused since {lifted['since']})\n" if lifted
+        sys.stdout.write(f"delivery resumed (was paused since {lifted.since})\n" if lifted
                          else "delivery was not paused\n")
         return 0
     try:

@@ -10,8 +10,7 @@ from pipeline.enrich import Enricher
 from pipeline.enrich.offline import OfflineEnricher
 from pipeline.enrich.phrasebank import Phrasebank, PhrasebankUnavailable
 from pipeline.enrich.plan import plan
-from pipeline.enrich.stats import EnricherStats
-from pipeline.stats import ENRICHER_KEY
+from pipeline.enrich.stats import ENRICHER_KEY, EnricherStats
 from pipeline.workers.enricher import EnricherWorker
 from pipeline.workers.runner import Lifecycle
 from pipeline.workload import Workload

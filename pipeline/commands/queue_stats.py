@@ -9,8 +9,8 @@ import time
 
 from pipeline.commands import _cli
 from pipeline.config import Settings
-from pipeline.queues import open_readonly
-from pipeline.stats import render_dead, render_table, report
+from pipeline.queues import open_existing
+from pipeline.state_report import render_dead, render_table, report
 
 DEFAULT_MAX_AGE = 3600.0
 
@@ -41,7 +41,7 @@ def main() -> int:
 
 def _show(args: argparse.Namespace, cfg: Settings) -> int:
     """Print the stats once; 1 when --check finds the pipeline unhealthy."""
-    store = open_readonly(cfg.state_dir)
+    store = open_existing(cfg.state_dir)
     try:
         stats = report(store, cfg.scale_factor, max_age=args.max_age if args.check else None,
                        with_dead=args.dead)

@@ -11,7 +11,7 @@ from pipeline.config import parse_duration
 from pipeline.delivery import dead
 from pipeline.errors import EX_USAGE
 from pipeline.locks import RoleLock
-from pipeline.queues import open_readonly
+from pipeline.queues import open_existing
 
 
 def _since(text: str) -> datetime:
@@ -51,7 +51,7 @@ def main() -> int:
         sys.stderr.write("replay-dead: --purge deletes dead letters for good; add --yes to confirm\n")
         return EX_USAGE
     cfg = _cli.settings(args)
-    store = open_readonly(cfg.state_dir)
+    store = open_existing(cfg.state_dir)
     if store is None:
         sys.stdout.write("no dead letters\n")
         return 0

@@ -14,7 +14,7 @@ from pipeline.commands import _cli
 from pipeline.errors import EX_USAGE
 from pipeline.focus.bill import Bill
 from pipeline.focus.summary import billed_by_team_day, render_bill
-from pipeline.queues import open_readonly
+from pipeline.queues import open_existing
 from pipeline.stream import Stream, read_stream
 from pipeline.workload import Workload, window_of
 from pipeline.workload.preview import Preview, build_preview, render_text
@@ -81,7 +81,7 @@ def _running_stream(state_dir: Path) -> tuple[Stream | None, datetime | None]:
     """The stream and clock position of an existing state folder (nothing is created)."""
     if not state_dir.is_dir():
         return None, None
-    store = open_readonly(state_dir)
+    store = open_existing(state_dir)
     if store is None:
         return None, None
     try:

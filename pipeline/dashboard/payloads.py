@@ -6,13 +6,12 @@ import json
 from typing import Any
 
 from pipeline.enrich.check import DURATION_TOLERANCE
-from pipeline.queues import Store
+from pipeline.queues import View
 
 # What the page compares side by side (the payload's `job` holds the extraction, `truth` the intent).
 FIELDS = ("team", "cost_center", "project", "office", "cloud_region", "job_type", "model_family", "gpu_type",
           "gpu_count", "est_duration_hours", "priority", "spot_ok")
 LATEST = 40
-_READY, _UNACK = 1, 2  # persist-queue statuses below 2 are ready, 2 is in flight (see pipeline/queues.py)
 
 
 def summary(body: dict[str, Any], status: str) -> dict[str, Any]:
@@ -47,13 +46,12 @@ def _agrees(name: str, extracted: Any, truth: Any) -> bool:
     return False
 
 
-def pending(store: Store, waiting: set[int], limit: int = LATEST) -> list[dict[str, Any]]:
+def pending(store: View, waiting: set[int], limit: int = LATEST) -> list[dict[str, Any]]:
     """The newest payloads still in the queue: ready, in flight, or waiting for a retry."""
-    rows = store.query("SELECT _id, data, status FROM ack_queue_payloads ORDER BY _id DESC LIMIT ?", (limit,))
     out = []
-    for pqid, data, status in rows:
-        state = "waiting retry" if pqid in waiting else "in flight" if status == _UNACK else "ready"
-        out.append(summary(_parsed(bytes(data)), state))
+    for row in store.rows("payloads", newest_first=True, limit=limit):
+        state = "waiting retry" if row.pqid in waiting else "in flight" if row.in_flight else "ready"
+        out.append(summary(_parsed(row.data), state))
     return out
 
 

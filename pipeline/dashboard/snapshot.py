@@ -20,9 +20,9 @@ from pipeline.config import Settings
 from pipeline.dashboard import liveness, payloads
 from pipeline.dashboard.history import History
 from pipeline.dashboard.spend import StreamView
-from pipeline.delivery import dead, retry_state
-from pipeline.queues import Store, open_reader
-from pipeline.stats import report
+from pipeline.delivery import dead
+from pipeline.queues import View, open_reader
+from pipeline.state_report import report
 from pipeline.stream import read_stream
 from pipeline.workload import Workload
 
@@ -87,9 +87,8 @@ class Source:
         return [{"role": h.role, "running": h.running, "pid": h.pid, "last_seen_s": seen.get(h.role)}
                 for h in liveness.holders(self.state_dir)]
 
-    def _from_store(self, store: Store) -> dict[str, Any]:
-        waiting = ({int(pqid) for (pqid,) in store.query(f"SELECT pqid FROM {retry_state.TABLE}")}
-                   if retry_state.table_exists(store) else set())
+    def _from_store(self, store: View) -> dict[str, Any]:
+        waiting = {hold.pqid for hold in store.holds("payloads")}
         letters = dead.read_all(store)
         checkpoint = load_checkpoint(store)
         stream = read_stream(store)

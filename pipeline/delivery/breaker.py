@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 
-from pipeline.delivery.policy import jittered
+from pipeline.backoff import jittered
 
 THRESHOLD = 5
 UNREACHABLE_THRESHOLD = 2

@@ -7,15 +7,13 @@ would slow every poll) and are never deleted automatically: only `bin/replay-dea
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from pipeline.delivery import retry_state
 from pipeline.models import DeadLetter
-from pipeline.queues import Store, Tx
-
-DEAD_TABLE = "ack_queue_dead"
+from pipeline.queues import Store, Tx, View
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,21 +42,18 @@ class Selection:
 
 
 def bury(tx: Tx, pqid: int, letter: DeadLetter) -> None:
-    """Move one payload to the dead letters: put, ack and forget its retry state in the caller's tx."""
-    tx.put("dead", [letter.model_dump_json().encode()])
-    tx.ack("payloads", [pqid])
-    retry_state.forget(tx, [pqid])
+    """Move one payload to the dead letters (its retry hold goes with it) in the caller's transaction."""
+    tx.hand_over("payloads", [pqid], "dead", [letter.model_dump_json().encode()])
 
 
-def read_all(store: Store) -> list[Letter]:
+def read_all(store: View) -> list[Letter]:
     """Every dead letter, oldest payload first (by first attempt: concurrency and jitter shuffle the
     order in which they died)."""
-    rows = store.query(f"SELECT _id, data FROM {DEAD_TABLE} ORDER BY _id")
-    letters = [Letter(pqid, DeadLetter.model_validate_json(bytes(data))) for pqid, data in rows]
+    letters = [Letter(row.pqid, DeadLetter.model_validate_json(row.data)) for row in store.rows("dead")]
     return sorted(letters, key=lambda item: (item.letter.first_attempt_at, item.pqid))
 
 
-def select(store: Store, selection: Selection, limit: int | None = None) -> list[Letter]:
+def select(store: View, selection: Selection, limit: int | None = None) -> list[Letter]:
     """The selected dead letters, oldest first, at most `limit`."""
     chosen = [item for item in read_all(store) if selection.matches(item.letter)]
     return chosen if limit is None else chosen[:limit]
@@ -71,8 +66,8 @@ def replay(store: Store, letters: list[Letter]) -> None:
     no retry state, so attempts start again from zero.
     """
     with store.transaction() as tx:
-        tx.put("payloads", [item.letter.body.encode() for item in letters])
-        tx.ack("dead", [item.pqid for item in letters])
+        tx.hand_over("dead", [item.pqid for item in letters],
+                     "payloads", [item.letter.body.encode() for item in letters])
 
 
 def purge(store: Store, letters: list[Letter]) -> None:
@@ -81,12 +76,18 @@ def purge(store: Store, letters: list[Letter]) -> None:
         tx.ack("dead", [item.pqid for item in letters])
 
 
-def summary(store: Store) -> dict[str, object]:
+def summary(store: View) -> dict[str, object]:
     """Count, by reason and by last status (the `dead` key of queue-stats)."""
-    rows = store.query(
-        f"SELECT json_extract(CAST(data AS TEXT), '$.reason'), json_extract(CAST(data AS TEXT), '$.last_status') "
-        f"FROM {DEAD_TABLE}"
-    )
+    rows = [_reason_and_status(row.data) for row in store.rows("dead")]
     return {"count": len(rows),
             "by_reason": dict(Counter(str(reason) for reason, _ in rows)),
             "by_status": dict(Counter("none" if status is None else str(status) for _, status in rows))}
+
+
+def _reason_and_status(data: bytes) -> tuple[object, object]:
+    """Two fields of a stored dead letter, read leniently (a summary must not fail on one odd row)."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None, None
+    return (value.get("reason"), value.get("last_status")) if isinstance(value, dict) else (None, None)

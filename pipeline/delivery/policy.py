@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 
-# +-20 % around each scheduled interval (Svix's JITTER_DELTA), so a burst of failures spreads out.
-JITTER = 0.2
+from pipeline.backoff import jittered
+from pipeline.models import DeadReason
+
+__all__ = ["Action", "DeadReason", "Decision", "Kind", "classify", "decide", "jittered", "parse_retry_after",
+           "retry_delay"]
+
 
 
 class Kind(enum.Enum):
@@ -27,16 +31,6 @@ class Kind(enum.Enum):
     REJECTED = "rejected"
     TOO_LARGE = "too_large"
     GONE = "gone"
-
-
-class DeadReason(enum.StrEnum):
-    """Why a payload became a dead letter (the `reason` of a DeadLetter)."""
-
-    REJECTED = "rejected"  # a non-transient status through the whole schedule
-    TOO_LARGE = "too_large"  # 413
-    MAX_AGE = "max_age"  # failing transiently for longer than DELIVERY_MAX_AGE
-    UNREADABLE = "unreadable"  # a queue row without a payload id: never sent
-    UNREADABLE_INTENT = "unreadable_intent"  # an intents row the enricher cannot read: never enriched
 
 
 def classify(status: int | None) -> Kind:
@@ -50,11 +44,6 @@ def classify(status: int | None) -> Kind:
     if status == 410:
         return Kind.GONE
     return Kind.REJECTED
-
-
-def jittered(seconds: float, unit: float) -> float:
-    """`seconds` spread by +-JITTER; `unit` is a uniform random number in [0, 1)."""
-    return seconds * (1 - JITTER + 2 * JITTER * unit)
 
 
 def retry_delay(attempts: int, schedule: Sequence[float], unit: float) -> float:
@@ -82,11 +71,20 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+class Action(enum.Enum):
+    """What happens to a payload after an answer."""
+
+    DELIVER = "deliver"
+    PAUSE = "pause"  # the whole endpoint pauses; the payload waits untouched
+    RETRY = "retry"
+    DEAD = "dead"
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What to do with a payload after an answer: deliver, pause, retry after `delay`, or bury."""
+    """An action, with the wait before a retry or the reason of a dead letter."""
 
-    action: str  # "deliver" | "pause" | "retry" | "dead"
+    action: Action
     delay: float = 0.0
     reason: DeadReason | None = None
 
@@ -94,14 +92,14 @@ class Decision:
 def decide(kind: Kind, *, attempts: int, failing_age: float, schedule: Sequence[float], max_age: float,
            retry_after: float | None, unit: float) -> Decision:
     """The payload's fate after its `attempts`-th attempt, failing for `failing_age` answering seconds."""
-    immediate = {Kind.DELIVERED: Decision("deliver"), Kind.GONE: Decision("pause"),
-                 Kind.TOO_LARGE: Decision("dead", reason=DeadReason.TOO_LARGE)}
+    immediate = {Kind.DELIVERED: Decision(Action.DELIVER), Kind.GONE: Decision(Action.PAUSE),
+                 Kind.TOO_LARGE: Decision(Action.DEAD, reason=DeadReason.TOO_LARGE)}
     if kind in immediate:
         return immediate[kind]
     delay = retry_delay(attempts, schedule, unit)
     if kind is Kind.REJECTED:
         exhausted = attempts > len(schedule)
-        return Decision("dead", reason=DeadReason.REJECTED) if exhausted else Decision("retry", delay)
+        return Decision(Action.DEAD, reason=DeadReason.REJECTED) if exhausted else Decision(Action.RETRY, delay)
     if failing_age >= max_age:
-        return Decision("dead", reason=DeadReason.MAX_AGE)
-    return Decision("retry", max(delay, retry_after) if retry_after is not None else delay)
+        return Decision(Action.DEAD, reason=DeadReason.MAX_AGE)
+    return Decision(Action.RETRY, max(delay, retry_after) if retry_after is not None else delay)

@@ -1,37 +1,24 @@
-"""Persisted retry state: one row per payload that has failed, in the queue file's own table.
+"""Persisted retry state: a payload that has failed is held in flight in its queue with its record.
 
-Rows live beside the payloads queue in the same SQLite file, written in the same transaction as the
-ack or dead-letter that ends them, so a SIGKILL neither resets nor loses an attempt count.
+The record is the note of the payloads row's hold (`Tx.hold`), written in the same transaction as the
+outcome that set it, and dropped with the ack or dead letter that ends it, so a SIGKILL neither resets
+nor loses an attempt count, and `take` never hands a waiting payload out before it is due.
 
-Times in rows are positions on two clocks that this module persists, never monotonic instants (a reboot
-resets those) nor wall times (NTP jumps them): `run` advances only while the deliverer runs, and
-`answering` only while it runs with the breaker closed and delivery not paused. A row's `due` is on the
-run clock, its `failing_since` on the answering clock, so an outage, a power-off or a network drop never
-ages a payload, and a retry's remaining wait survives a restart.
+Times in records are positions on two clocks that this module persists, never monotonic instants (a
+reboot resets those) nor wall times (NTP jumps them): `run` advances only while the deliverer runs, and
+`answering` only while it runs with the breaker closed and delivery not paused. A record's `due` is on
+the run clock, its `failing_since` on the answering clock, so an outage, a power-off or a network drop
+never ages a payload, and a retry's remaining wait survives a restart.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import astuple, dataclass, fields
+from dataclasses import asdict, dataclass, fields
 
-from pipeline.queues import UNACK, Store, Tx
+from pipeline.queues import Hold, Store, Tx, View
 
-TABLE = "delivery_retry"
-PAYLOADS_TABLE = "ack_queue_payloads"  # persist-queue's table of the payloads queue
 CLOCKS_KEY = "delivery_clocks"
-_SCHEMA = f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-    pqid INTEGER PRIMARY KEY,       -- the payloads queue row
-    payload_id TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    failing_since REAL NOT NULL,    -- answering clock at the first failure
-    due REAL NOT NULL,              -- run clock of the next attempt
-    last_status INTEGER,
-    last_error TEXT NOT NULL,
-    snippet TEXT NOT NULL,
-    first_attempt_at TEXT NOT NULL, -- wall clock, for people
-    last_attempt_at TEXT NOT NULL
-)"""
 
 
 @dataclass(slots=True)
@@ -41,16 +28,23 @@ class RetryRecord:
     pqid: int
     payload_id: str
     attempts: int
-    failing_since: float
-    due: float
+    failing_since: float  # answering clock at the first failure
+    due: float  # run clock of the next attempt
     last_status: int | None
     last_error: str
     snippet: str
-    first_attempt_at: str
+    first_attempt_at: str  # wall clock, for people
     last_attempt_at: str
 
+    def note(self) -> str:
+        """The record as its hold's note (the row id is the hold's own)."""
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "pqid"})
 
-_COLUMNS = ", ".join(f.name for f in fields(RetryRecord))
+    @classmethod
+    def from_hold(cls, hold: Hold) -> RetryRecord:
+        """The record a hold carries."""
+        values = json.loads(hold.note)
+        return cls(hold.pqid, **{f.name: values[f.name] for f in fields(cls) if f.name != "pqid"})
 
 
 @dataclass(slots=True)
@@ -71,44 +65,20 @@ class Clocks:
         tx.set_meta(CLOCKS_KEY, json.dumps({"run": self.run, "answering": self.answering}))
 
 
-def table_exists(store: Store) -> bool:
-    """Whether a deliverer has created the table (read-only commands must not create it)."""
-    return bool(store.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)))
-
-
 def open_state(store: Store) -> tuple[Clocks, list[RetryRecord]]:
-    """Create the table if needed, drop rows whose payload is gone, and hold the rest in flight.
-
-    Marking the waiting rows in flight again (the store made them ready on open) keeps `take` from
-    handing them out before they are due; they are read back by pqid when their time comes.
-    """
-    with store.transaction() as tx:
-        tx.execute(_SCHEMA)
-        tx.execute(f"DELETE FROM {TABLE} WHERE pqid NOT IN (SELECT _id FROM {PAYLOADS_TABLE})")
-        tx.execute(f"UPDATE {PAYLOADS_TABLE} SET status = {UNACK} WHERE _id IN (SELECT pqid FROM {TABLE})")
+    """The clocks and the waiting payloads' records, earliest due first (the consumer's open kept their
+    rows in flight and dropped the holds of rows that are gone)."""
     raw = store.get_meta(CLOCKS_KEY)
     clocks = Clocks(**json.loads(raw)) if raw else Clocks()
-    rows = store.query(f"SELECT {_COLUMNS} FROM {TABLE} ORDER BY due")
-    return clocks, [RetryRecord(*row) for row in rows]
+    records = sorted((RetryRecord.from_hold(hold) for hold in store.holds("payloads")), key=lambda r: (r.due, r.pqid))
+    return clocks, records
 
 
 def save(tx: Tx, record: RetryRecord) -> None:
-    """Insert or update one payload's retry state."""
-    tx.execute(f"INSERT OR REPLACE INTO {TABLE} ({_COLUMNS}) VALUES ({', '.join('?' * 10)})", astuple(record))
+    """Hold one payload for its retry, with its record."""
+    tx.hold("payloads", record.pqid, record.note())
 
 
-def forget(tx: Tx, pqids: list[int]) -> None:
-    """Drop the retry state of payloads that were delivered, buried or replayed."""
-    for pqid in pqids:
-        tx.execute(f"DELETE FROM {TABLE} WHERE pqid = ?", (pqid,))
-
-
-def waiting_count(store: Store) -> int:
-    """Payloads waiting for a retry (0 before any deliverer ran)."""
-    return int(store.query(f"SELECT COUNT(*) FROM {TABLE}")[0][0]) if table_exists(store) else 0
-
-
-def read_body(store: Store, pqid: int) -> bytes | None:
-    """The stored bytes of one payloads row, or None if it is gone."""
-    rows = store.query(f"SELECT data FROM {PAYLOADS_TABLE} WHERE _id = ?", (pqid,))
-    return bytes(rows[0][0]) if rows else None
+def waiting_count(store: View) -> int:
+    """Payloads waiting for a retry."""
+    return store.hold_count("payloads")

@@ -32,8 +32,8 @@ from pipeline.enrich.prompt import SYSTEM_INSTRUCTION, build_prompt, max_output_
 from pipeline.enrich.quota import RateLimiter, seconds_to_quota_reset
 from pipeline.enrich.stats import EnricherStats, quota_day
 from pipeline.enrich.template import derive
+from pipeline.life import Life
 from pipeline.models import Intent
-from pipeline.workers.runner import Lifecycle
 
 log = structlog.get_logger()
 
@@ -50,7 +50,7 @@ class GeminiEnricher:
     def __init__(
         self,
         settings: Settings,
-        life: Lifecycle,
+        life: Life,
         stats: EnricherStats | None = None,
         *,
         bank: Phrasebank | None = None,

@@ -13,6 +13,7 @@ import structlog
 from google import genai
 from google.genai import errors, types
 
+from pipeline.backoff import exponential
 from pipeline.config import Settings
 from pipeline.enrich import Interrupted
 from pipeline.enrich.api_errors import Unavailable, is_daily_quota, key_rejected, one_line, retry_delay
@@ -20,7 +21,7 @@ from pipeline.enrich.model_table import ModelInfo, info_for, load_table, thinkin
 from pipeline.enrich.prompt import SYSTEM_INSTRUCTION, GeminiItem, max_output_tokens
 from pipeline.enrich.quota import RateLimiter
 from pipeline.errors import GeminiRefusedError
-from pipeline.workers.runner import Lifecycle
+from pipeline.life import Life
 
 log = structlog.get_logger()
 
@@ -41,10 +42,10 @@ class Answer:
 class GeminiCall:
     """The SDK client, the model now in use and its prices."""
 
-    def __init__(self, settings: Settings, life: Lifecycle, client: genai.Client, limiter: RateLimiter,
-                 monotonic: Callable[[], float]) -> None:
+    def __init__(self, settings: Settings, life: Life, client: genai.Client, limiter: RateLimiter,
+                 monotonic: Callable[[], float], *, rng: random.Random | None = None) -> None:
         self.settings, self.life, self.client, self.limiter = settings, life, client, limiter
-        self._monotonic = monotonic
+        self._monotonic, self._rng = monotonic, rng or random.Random()
         self.table = load_table()
         self.model_checked = False
         self.attempt = 0
@@ -168,7 +169,7 @@ class GeminiCall:
             reason = type(exc).__name__
             log.warning("enrich.request_error", error_type=reason, error=one_line(exc, self._secret))
         if delay is None:  # exponential back-off with jitter, so restarts do not retry in step
-            delay = min(BACKOFF_MAX, self.settings.gemini_backoff * 2**self.attempt) * random.uniform(0.8, 1.2)
+            delay = exponential(self.attempt, self.settings.gemini_backoff, BACKOFF_MAX, self._rng.random())
         self.attempt += 1
         return Unavailable(reason, delay, permanent=permanent, daily=daily)
 

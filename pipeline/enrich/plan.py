@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from pipeline.enrich.prompt import SYSTEM_INSTRUCTION
 
-# Token estimates per research/gemini.md §7: instructions and schema ~ 600 per request, each intent's
-# facts ~ 70 in, its text and extraction ~ 170 out.
+# Token estimates (about four characters a token, as Google documents): instructions and schema per
+# request, each intent's facts ~ 70 in, its text and extraction ~ 170 out.
 TOKENS_PER_REQUEST = len(SYSTEM_INSTRUCTION) // 4 + 300
 TOKENS_IN_PER_INTENT = 70
 TOKENS_OUT_PER_INTENT = 170

@@ -72,5 +72,5 @@ def omitted(intents: Sequence[Intent]) -> dict[str, tuple[str, ...]]:
 
 
 def max_output_tokens(count: int) -> int:
-    """Room for `count` items (~170 tokens each, research/gemini.md §7) with headroom, capped by the API."""
+    """Room for `count` items (~170 tokens each, see plan.py) with headroom, capped by the API."""
     return min(65_536, 300 * count + 200)

@@ -1,4 +1,5 @@
-"""Cost accounting of the enricher: persisted under the meta key `enricher_stats` (DESIGN `enricher` keys).
+"""Cost accounting of the enricher: persisted under the meta key `enricher_stats` (the `enricher` keys
+of `queue-stats --json`).
 
 Requests are counted per quota day, which for Gemini resets at midnight Pacific time.
 """
@@ -11,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 QUOTA_TZ = ZoneInfo("America/Los_Angeles")
+ENRICHER_KEY = "enricher_stats"  # the meta key the enricher publishes its totals under
 
 
 def quota_day(now: datetime) -> str:
@@ -20,7 +22,7 @@ def quota_day(now: datetime) -> str:
 
 @dataclass(slots=True)
 class EnricherStats:
-    """Running totals; the first five fields are DESIGN's `enricher` keys of queue-stats."""
+    """Running totals; the first five fields are the `enricher` keys of `queue-stats --json` scripts rely on."""
 
     requests_today: int = 0
     tokens_in: int = 0

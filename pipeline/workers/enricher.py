@@ -14,13 +14,12 @@ from pydantic import ValidationError
 
 from pipeline import __version__
 from pipeline.clock import utc_now
-from pipeline.delivery.policy import DeadReason
 from pipeline.enrich import Enriched, Enricher, Interrupted
 from pipeline.enrich.offline import OfflineEnricher
+from pipeline.enrich.stats import ENRICHER_KEY
 from pipeline.events import in_row_order, is_lifecycle
-from pipeline.models import DeadLetter, Generator, Intent, Payload
+from pipeline.models import DeadLetter, DeadReason, Generator, Intent, Payload
 from pipeline.queues import Row, Store
-from pipeline.stats import ENRICHER_KEY
 from pipeline.stream import read_stream
 
 log = structlog.get_logger()
@@ -88,7 +87,7 @@ class EnricherWorker:
             stats.offline_written += sum(item.enricher == "offline" for item in results)
             stats.phrasebank_written += sum(item.enricher == "phrasebank" for item in results)
             built = {item.intent.id: build_payload(item, seed, emitted_at) for item in results}
-            self._pending = (rows, in_row_order(rows, built), unreadable)
+            self._pending = (rows, in_row_order([row.data for row in rows], built), unreadable)
         rows, bodies, dead = self._pending
         with self.store.transaction() as tx:
             tx.put("payloads", bodies)
@@ -123,11 +122,11 @@ class EnricherWorker:
 
     def drained(self) -> bool:
         """Nothing waiting in the intents queue and nothing held back."""
-        return self._pending is None and self.store.counts("intents")["ready"] == 0
+        return self._pending is None and self.store.counts("intents").ready == 0
 
     def status(self) -> str:
         """Backlog for systemd's status line."""
-        return f"{self.store.counts('intents')['ready']} intents waiting, {self.enriched} enriched this run"
+        return f"{self.store.counts('intents').ready} intents waiting, {self.enriched} enriched this run"
 
     async def close(self) -> None:
         """Release the enricher's connections and the store."""

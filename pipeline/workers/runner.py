@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger()
 
 # Idle polling: persist-queue cannot wake a consumer from another process, so poll, backing off from
-# 2 ms to 25 ms while idle. bin/bench measured 40 ms as a pickup p99 of 39 ms against the 50 ms target;
-# 25 ms keeps a margin for a slower machine at ~40 cheap reads/s (idle CPU ~0.6 % here, target 1 %).
+# 2 ms to 25 ms while idle. A longer ceiling brought bin/bench's pickup p99 close to its 50 ms target;
+# 25 ms keeps a margin for a slower machine at a few dozen cheap reads a second.
 # Where the state folder can be watched (workers/wake.py) a write wakes the worker at once, and the poll
 # is only a safety net, backing off to POLL_MAX_WATCHED.
 POLL_MIN, POLL_MAX, POLL_GROWTH = 0.002, 0.025, 1.5

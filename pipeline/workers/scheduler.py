@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from pipeline import pending
 from pipeline.clock import Checkpoint, advance, load_checkpoint, save_checkpoint, utc_now
 from pipeline.errors import QueueWriteError
 from pipeline.events import EVENT_MODELS, event_type, lifecycle_events, order_key, stamp
@@ -75,7 +74,8 @@ class Scheduler:
             self.target = advance(self.sim_now, downtime, scale_factor)
             log.info("scheduler.catch_up", downtime_s=round(downtime, 1), until=self.target.isoformat())
         self.live = backfill is None
-        self.emitted = 0
+        self.emitted = 0  # jobs requested this run
+        self.events = 0  # rows written this run: requests plus lifecycle events
         self._last_tick = monotonic()
         self._saved_at = self._last_tick  # when a checkpoint was last committed (monotonic)
         self._unsaved: Checkpoint | None = None  # the clock after quiet ticks that committed nothing
@@ -83,8 +83,7 @@ class Scheduler:
         # The bill (cost.usage events, and each job's billed cost for job.finished) from the clock on.
         self._cost_events = cost_events  # False when WEBHOOK_EVENT_TYPES leaves cost.usage out: none are made
         self._bill = LiveBill(workload, stream.seed, stream.sim_start, self.sim_now, events=cost_events)
-        pending.ensure(store)
-        self._next_due = pending.next_due(store)  # earliest lifecycle event waiting for its time
+        self._next_due = store.next_deferred()  # earliest lifecycle event waiting for its time
 
     def _jobs_between(self, start: datetime, end: datetime) -> list[tuple[Intent, JobLife]]:
         """Jobs with start < occurred_at <= end, with their lives, from the deterministic windows."""
@@ -118,7 +117,7 @@ class Scheduler:
             return 0
         emitted_at = utc_now()
         now: list[tuple[str, bytes]] = []  # (stream order, body) written in this commit
-        later: list[tuple[str, str, bytes]] = []  # (stream order, time, body) for the pending table
+        later: list[tuple[str, str, bytes]] = []  # (stream order, time, body) deferred to their time
         for intent, life in jobs:
             now.append((order_key(intent.occurred_at, "job.requested", intent.id), intent.model_dump_json().encode()))
             billed = self._bill.billed_cost(intent.id)
@@ -130,15 +129,16 @@ class Scheduler:
                     later.append((event.key, event.at, body))
         now += self._bill.due(end, emitted_at)
         with self.store.transaction() as tx:
-            now += [(key, _restamped(body, emitted_at)) for key, body in pending.pop_due(tx, until)]
-            pending.add(tx, later)
+            now += [(key, _restamped(body, emitted_at)) for key, body in tx.pop_due(until)]
+            tx.defer(later)
             now.sort(key=lambda item: item[0])
             tx.put("intents", (body for _, body in now))
             save_checkpoint(tx, checkpoint)
-        self._next_due = pending.next_due(self.store)
+        self._next_due = self.store.next_deferred()
         self._saved_at, self._unsaved = self._monotonic(), None
         self.sim_now = end
         self.emitted += len(jobs)
+        self.events += len(now)
         if now:
             log.debug("scheduler.emitted", count=len(jobs), events=len(now), sim_now=end.isoformat())
         return len(jobs)
@@ -148,7 +148,8 @@ class Scheduler:
         if self.target is not None and self.sim_now < self.target:
             self._commit(min(self.target, self.sim_now + BACKFILL_CHUNK))
             if self.sim_now >= self.target:
-                log.info("scheduler.fast_forward_done", sim_now=self.sim_now.isoformat(), emitted=self.emitted)
+                log.info("scheduler.fast_forward_done", sim_now=self.sim_now.isoformat(), emitted=self.emitted,
+                         events=self.events)
                 self._last_tick = self._monotonic()  # live time restarts after the burst of work
             return True
         if not self.live:
@@ -172,7 +173,7 @@ class Scheduler:
     def status(self) -> str:
         """Where the simulated clock stands."""
         return (f"sim {self.sim_now:%Y-%m-%d %H:%M} UTC, {self.emitted} intents this run, "
-                f"{pending.count(self.store)} lifecycle events waiting")
+                f"{self.store.deferred_count()} lifecycle events waiting")
 
     async def close(self) -> None:
         """Save the clock if quiet ticks moved it without a commit, then close the store."""

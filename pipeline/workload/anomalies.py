@@ -13,7 +13,7 @@ from datetime import timedelta
 from pipeline.models import Anomaly, Intent
 from pipeline.workload.prices import PriceCatalog
 from pipeline.workload.profile import Profile
-from pipeline.workload.streams import anomaly_id, intent_id, stream
+from pipeline.workload.streams import anomaly_id, intent_id, keyed_random
 from pipeline.workload.timegrid import DAY_SECONDS, window_of, window_start
 
 TAG_KEYS = ("team", "project", "cost_center")
@@ -54,7 +54,7 @@ class AnomalyPlanter:
     def plan(self, seed: int, intent: Intent) -> Plan:
         """The anomalies of `intent`'s job (one uniform per kind, always drawn, so kinds are independent)."""
         p = self._params
-        rng = stream(seed, "anomaly", intent.window, intent.index)
+        rng = keyed_random(seed, "anomaly", intent.window, intent.index)
         u = [rng.random() for _ in range(5)]
         size = [rng.random() for _ in range(3)]
         runaway = p.runaway_factor[0] + size[0] * (p.runaway_factor[1] - p.runaway_factor[0])
@@ -73,7 +73,7 @@ class AnomalyPlanter:
     def spike(self, seed: int, team: str, day: int) -> Spike | None:
         """The spend spike of `team` on UTC day `day` (days since the epoch), if one is planted."""
         p = self._params
-        rng = stream(seed, "spend_spike", day, self._team_index.get(team, -1))
+        rng = keyed_random(seed, "spend_spike", day, self._team_index.get(team, -1))
         if rng.random() >= p.spend_spike_per_team_day:
             return None
         factor = round(p.spend_spike_factor[0] + rng.random() * (p.spend_spike_factor[1] - p.spend_spike_factor[0]), 2)
@@ -83,7 +83,7 @@ class AnomalyPlanter:
     def duplicate(self, seed: int, intent: Intent, index: int) -> Intent | None:
         """A second submission of `intent` a little later in its window, as job `index` of the window."""
         p = self._params
-        rng = stream(seed, "duplicate", intent.window, intent.index)
+        rng = keyed_random(seed, "duplicate", intent.window, intent.index)
         if rng.random() >= p.duplicate_submission:
             return None
         low, high = p.duplicate_delay_seconds

@@ -16,7 +16,7 @@ from pipeline.workload.choice import Choice
 from pipeline.workload.prices import PriceCatalog
 from pipeline.workload.profile import JobClass, Office, Profile, Team
 from pipeline.workload.rate import Segment
-from pipeline.workload.streams import intent_id, stream
+from pipeline.workload.streams import intent_id, keyed_random
 
 
 def _roster(office: Office, team: Team, zipf: float) -> Choice[str]:
@@ -61,7 +61,7 @@ class JobSampler:
 
     def sample(self, seed: int, window: int, index: int, at: datetime, source: Segment) -> Intent:
         """The job that arrived at `at`, from `source`'s team, as the `index`-th of `window`."""
-        rng = stream(seed, "job", window, index)
+        rng = keyed_random(seed, "job", window, index)
         tables = self._teams[source.office][source.team]
         burst = source.burst
         job_type = tables.classes.pick(rng)

@@ -12,7 +12,7 @@ import math
 from pipeline.workload.choice import Choice
 from pipeline.workload.profile import Profile
 from pipeline.workload.rate import Burst
-from pipeline.workload.streams import burst_id, poisson_points, stream
+from pipeline.workload.streams import burst_id, keyed_random, poisson_points
 from pipeline.workload.timegrid import DAY_SECONDS, WINDOW_SECONDS
 
 
@@ -48,7 +48,7 @@ class BurstSchedule:
 
     def _draw(self, seed: int, day: int) -> tuple[Burst, ...]:
         spec = self._spec
-        rng = stream(seed, "bursts", day)
+        rng = keyed_random(seed, "bursts", day)
         start = day * DAY_SECONDS
         onsets = list(poisson_points(rng, start, start + DAY_SECONDS, spec.per_day / DAY_SECONDS))
         bursts = []

@@ -16,7 +16,7 @@ from pipeline.models import Anomaly, Attempt, EndReason, Intent, JobLife, Outcom
 from pipeline.workload.anomalies import AnomalyPlanter, Plan
 from pipeline.workload.prices import PriceCatalog
 from pipeline.workload.profile import Profile
-from pipeline.workload.streams import anomaly_id, stream
+from pipeline.workload.streams import anomaly_id, keyed_random
 
 
 def _lognormal(rng: random.Random, median: float, sigma: float) -> float:
@@ -43,7 +43,7 @@ class LifeModel:
     def life(self, seed: int, intent: Intent) -> JobLife:
         """The life of `intent`'s job (its request-time anomalies, e.g. a duplicate, are carried over)."""
         p = self._p
-        rng = stream(seed, "life", intent.window, intent.index)
+        rng = keyed_random(seed, "life", intent.window, intent.index)
         plan = self._planter.plan(seed, intent)
         run = self._run(rng, intent, plan)
         median = p.wait_median_seconds[intent.priority] * intent.gpu_count ** p.wait_size_exponent

@@ -13,7 +13,7 @@ from pipeline.workload.life import LifeModel
 from pipeline.workload.prices import PriceCatalog, load_prices
 from pipeline.workload.profile import Profile, load_profile
 from pipeline.workload.rate import Burst, RateModel
-from pipeline.workload.streams import poisson_points, stream
+from pipeline.workload.streams import keyed_random, poisson_points
 from pipeline.workload.timegrid import from_epoch_seconds
 
 
@@ -81,7 +81,7 @@ class Workload:
 
     def _arrivals(self, seed: int, window: int) -> list[Intent]:
         """The regular arrivals of `window`, sorted by occurred_at, with index = position."""
-        rng = stream(seed, "arrivals", window)
+        rng = keyed_random(seed, "arrivals", window)
         arrivals = [
             (t, seq, segment)
             for seq, segment in enumerate(self._rate.window_segments(window, self.bursts(seed, window)))

@@ -20,7 +20,7 @@ def _digest(*parts: object, size: int) -> bytes:
     return hashlib.blake2b(key, digest_size=size).digest()
 
 
-def stream(seed: int, name: str, *counters: int) -> random.Random:
+def keyed_random(seed: int, name: str, *counters: int) -> random.Random:
     """An independent generator for (seed, name, counters...)."""
     return random.Random(int.from_bytes(_digest(_STREAM_VERSION, seed, name, *counters, size=16), "big"))
 

@@ -1,7 +1,7 @@
 """Fixed simulated-time windows, counted from the Unix epoch.
 
 Windows never move with ticks, restarts or the scale factor, so (seed, window, index) names a job
-for good (DESIGN: ids).
+for good (the payload contract: ids).
 """
 
 from __future__ import annotations

@@ -1,19 +1,18 @@
-"""What bin/queue-stats shows: one dict with every key DESIGN.md promises, counted from SQL."""
+"""What bin/queue-stats shows: one dict with every documented key, counted from the queue file."""
 
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from typing import Any
 
 from pipeline.clock import load_checkpoint
-from pipeline.delivery import dead, outcomes, retry_state
-from pipeline.queues import Store
+from pipeline.delivery import dead, retry_state
+from pipeline.delivery.figures import DELIVERY_KEY
+from pipeline.delivery.pause import read_pause
+from pipeline.enrich.stats import ENRICHER_KEY
+from pipeline.queues import View
 from pipeline.stream import read_stream
-
-# Workers publish their own figures under these meta keys (merged over the defaults below).
-DELIVERY_KEY, ENRICHER_KEY = "delivery_stats", "enricher_stats"
 
 
 def _defaults(scale_factor: float) -> dict[str, Any]:
@@ -30,13 +29,15 @@ def _defaults(scale_factor: float) -> dict[str, Any]:
     }
 
 
-def collect(store: Store | None, scale_factor: float) -> dict[str, Any]:
+def collect(store: View | None, scale_factor: float) -> dict[str, Any]:
     """The stats of a state folder (`store` None: a folder no worker has written yet)."""
     out = _defaults(scale_factor)
     if store is None:
         return out
-    out["queues"]["intents"].update(store.counts("intents"))
-    out["queues"]["payloads"].update(store.counts("payloads"))
+    for queue in ("intents", "payloads"):
+        counts = store.counts(queue)
+        out["queues"][queue].update(ready=counts.ready, unacked=counts.in_flight,
+                                    oldest_ready_age_s=counts.oldest_ready_age_s)
     out["queues"]["payloads"]["waiting_retry"] = retry_state.waiting_count(store)
     out["dead"] = dead.summary(store)
     stream = read_stream(store)
@@ -53,13 +54,13 @@ def collect(store: Store | None, scale_factor: float) -> dict[str, Any]:
         if text is not None:
             out[section].update(json.loads(text))
     # The pause record itself, not the deliverer's last snapshot: `--resume` may have lifted it since.
-    pause = outcomes.read_pause(store)
+    pause = read_pause(store)
     out["delivery"]["paused"] = pause is not None
-    out["delivery"]["paused_since"] = pause["since"] if pause else None
+    out["delivery"]["paused_since"] = pause.since if pause else None
     return out
 
 
-def report(store: Store | None, scale_factor: float, *, max_age: float | None = None,
+def report(store: View | None, scale_factor: float, *, max_age: float | None = None,
            with_dead: bool = False) -> dict[str, Any]:
     """What `queue-stats --json` prints (and the dashboard shows): `collect`, plus the `check` key when
     `max_age` is given and the dead letters' list with `with_dead`."""
@@ -113,12 +114,9 @@ def _last_hour(d: dict[str, Any]) -> str:
     return f"; last hour: {d['attempts_1h']} attempts, {d['success_rate_1h']:.1%} ok{latency}"
 
 
-def oldest_payload_age(store: Store | None) -> float | None:
+def oldest_payload_age(store: View | None) -> float | None:
     """Seconds since the oldest payload still in the queue was stored, whether ready or waiting a retry."""
-    if store is None:
-        return None
-    (oldest,) = store.query("SELECT MIN(timestamp) FROM ack_queue_payloads")[0]
-    return None if oldest is None else max(0.0, time.time() - oldest)
+    return None if store is None else store.oldest_age("payloads")
 
 
 def health_problems(stats: dict[str, Any], oldest_payload_s: float | None, max_age: float) -> list[str]:

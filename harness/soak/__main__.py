@@ -11,7 +11,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from pipeline import __version__, soak
+from harness.soak import scenario as soak
+from pipeline import __version__
 from pipeline.commands import _cli
 
 

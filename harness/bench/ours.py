@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.bench.procs import REAP_EVERY, BenchError, Child, Exit, cleanup, fsyncs
-from pipeline.bench.rig import Rig, log_events, queue_rows, wait_for
+from harness.bench.rig import Rig, log_events, queue_rows, wait_for
+from harness.procs import REAP_EVERY, BenchError, Child, Exit, cleanup, fsyncs
+from pipeline.queues import Queue
 
 ROLES = ("scheduler", "enricher", "deliverer")
-INPUT = {"enricher": "intents", "deliverer": "payloads"}
+INPUT: dict[str, Queue] = {"enricher": "intents", "deliverer": "payloads"}
 TIMEOUT = 900.0
 
 
@@ -56,11 +57,11 @@ class PipelineRun:
 
 
 def emitted_by(scheduler: Exit) -> int:
-    """How many intents a backfill wrote, from its own log."""
+    """How many rows (requests and lifecycle events: each becomes a payload) a backfill wrote, from its log."""
     done = log_events(scheduler.stderr, "scheduler.fast_forward_done")
     if not done:
         raise BenchError(f"the scheduler logged no scheduler.fast_forward_done: {scheduler.stderr[-600:]}")
-    return int(done[-1]["emitted"])
+    return int(done[-1].get("events", done[-1]["emitted"]))
 
 
 def concurrent(rig: Rig, span_s: int, *, count_fsyncs: bool = False) -> PipelineRun:

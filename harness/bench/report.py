@@ -9,8 +9,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench.footprint import GEMINI
-from pipeline.bench.ours import ROLES
+from harness.bench.footprint import GEMINI
+from harness.bench.ours import ROLES
 
 BEGIN, END = "<!-- bench:begin (written by bin/bench; edit outside these markers) -->", "<!-- bench:end -->"
 RSS_LIMIT_MB = {"scheduler": 60.0, "enricher": 120.0, "deliverer": 60.0}

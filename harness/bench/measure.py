@@ -13,10 +13,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench import baselines, footprint, ours
-from pipeline.bench import dashboard as dashboard_bench
-from pipeline.bench.procs import strace_usable
-from pipeline.bench.rig import Rig, median, percentile
+from harness.bench import baselines, footprint, ours
+from harness.bench import dashboard_footprint as dashboard_bench
+from harness.bench.rig import Rig, median, percentile
+from harness.procs import strace_usable
 from pipeline.config import Settings
 from pipeline.workload import Workload
 
@@ -24,7 +24,7 @@ DAY = 86400
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
+class BenchPlan:
     """How much to measure: the full run, or --quick (one small run of everything, for the smoke test)."""
 
     n: int = 20_000
@@ -40,7 +40,7 @@ class Plan:
     dashboard_seconds: float = 30.0
 
     @classmethod
-    def quick(cls) -> Plan:
+    def quick(cls) -> BenchPlan:
         """Small enough for a test; the numbers only show that every measurement works."""
         return cls(n=600, runs=1, raw_n=500, http_n=300, backfill_days=2, idle_seconds=2.0, pickup_count=30,
                    pickup_rate=50.0, steady_seconds=4.0, dashboard_seconds=4.0)
@@ -58,7 +58,7 @@ def machine(rig: Rig) -> dict[str, Any]:
     }
 
 
-def run_all(rig: Rig, settings: Settings, plan: Plan, progress: Callable[[str], None]) -> dict[str, Any]:
+def run_all(rig: Rig, settings: Settings, plan: BenchPlan, progress: Callable[[str], None]) -> dict[str, Any]:
     """Measure everything; returns plain data (JSON-able) for the report."""
     workload = Workload.load(settings.profile)
     span_s = int(plan.n / workload.expected_per_day() * DAY)

@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import statistics
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench.procs import BenchError, Child, module_argv
-from pipeline.queues import QUEUE_FILE
+from harness.env import sealed
+from harness.procs import BenchError, Child, module_argv
+from pipeline.config import Settings
+from pipeline.queues import QUEUE_FILE, Queue, open_view
 from pipeline.receiver import free_port
 
 SEED = 42
 # A Monday at midnight: the placeholder workload's daily curve and weekday factor start from a known point.
 SIM_START = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
-# Variables of the user's environment that would point the workers elsewhere; the bench sets its own.
-_FOREIGN = ("GEMINI_", "WEBHOOK_", "STATE_DIR", "SEED", "SIM_START", "ENRICHER", "SCALE_FACTOR",
-            "TICK_INTERVAL_SEC", "NOTIFY_SOCKET", "WATCHDOG_")
 
 
 def median(values: Sequence[float]) -> float:
@@ -56,13 +54,16 @@ class Receiver:
 class Rig:
     """Scratch space under `root`; every run gets its own state folder and the same fixed stream."""
 
-    def __init__(self, root: Path, environ: Mapping[str, str]) -> None:
+    def __init__(self, root: Path, environ: Mapping[str, str], settings: Settings) -> None:
         self.root = root
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.base_env = {k: v for k, v in environ.items() if not k.startswith(_FOREIGN)}
-        self.base_env.update({"SEED": str(SEED), "SIM_START": SIM_START.isoformat(), "ENRICHER": "offline",
-                              "SYNCHRONOUS": "FULL", "PYTHONUNBUFFERED": "1"})
+        # Sealed from the caller's settings and .env; of those, only the ones the report names as shaping
+        # the numbers are passed on (as the bench's own settings object read them).
+        self.base_env = sealed(environ, SEED=str(SEED), SIM_START=SIM_START.isoformat(), ENRICHER="offline",
+                               SYNCHRONOUS="FULL", PYTHONUNBUFFERED="1",
+                               DELIVERY_CONCURRENCY=str(settings.delivery_concurrency),
+                               ENRICH_BATCH_SIZE=str(settings.enrich_batch_size))
         self._count = 0
 
     def fresh_dir(self, label: str) -> Path:
@@ -116,18 +117,13 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.005)
         time.sleep(interval)
 
 
-def queue_rows(state_dir: Path, queue: str) -> int:
+def queue_rows(state_dir: Path, queue: Queue) -> int:
     """Rows (any status) in one of the project's queues; 0 before the file or table exists."""
     path = state_dir / QUEUE_FILE
     if not path.exists():
         return 0
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        return int(conn.execute(f"SELECT COUNT(*) FROM ack_queue_{queue}").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-    finally:
-        conn.close()
+    with closing(open_view(state_dir)) as view:
+        return len(view.rows(queue))
 
 
 def log_events(stderr: str, event: str) -> list[dict[str, Any]]:

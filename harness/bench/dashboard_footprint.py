@@ -12,9 +12,9 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.bench.ours import ROLES
-from pipeline.bench.procs import BenchError, Child, cleanup, module_argv
-from pipeline.bench.rig import Rig, wait_for
+from harness.bench.ours import ROLES
+from harness.bench.rig import Rig, wait_for
+from harness.procs import BenchError, Child, cleanup, module_argv
 from pipeline.receiver import free_port
 
 PAGE_FILES = ("/", "/static/app.js", "/static/app.css", "/static/uPlot.iife.min.js", "/static/uPlot.min.css")

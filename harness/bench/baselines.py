@@ -1,5 +1,5 @@
 """(a) The raw ceilings, measured in the same run as the pipeline: persist-queue alone, HTTP alone, and the
-minimal three-process pipeline (pipeline/bench/minimal.py)."""
+minimal three-process pipeline (harness/bench/minimal.py)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench import minimal
-from pipeline.bench.procs import BenchError, Child, fsyncs, module_argv
-from pipeline.bench.rig import Rig
+from harness.bench import minimal
+from harness.bench.rig import Rig
+from harness.procs import BenchError, Child, fsyncs, module_argv
 from pipeline.config import Settings
 
 CLEAR_EVERY = 1000  # the project's prune cadence in the raw loop (baselines.md, implication 5)
 
 
 def item(i: int) -> dict[str, object]:
-    """A ~1 KB JSON item, the size the research measured with."""
+    """A ~1 KB JSON item, the size of a payload."""
     return {"id": f"bench_{i:08d}", "created": time.time(), "device": "pi-0001", "kind": "reading",
             "attrs": {"temp_c": 21.5, "rh": 40.2, "fw": "1.4.2"}, "pad": minimal.PAD}
 
@@ -109,7 +109,7 @@ def minimal_pipeline(rig: Rig, n: int, *, count_fsyncs: bool = False) -> Minimal
     traces = {role: d / f"{role}.strace" if count_fsyncs else None for role in ("scheduler", "enricher", "deliverer")}
 
     def stage(role: str, *args: str) -> Child:
-        argv = module_argv("pipeline.bench.minimal", role, str(d), *args)
+        argv = module_argv("harness.bench.minimal", role, str(d), *args)
         return Child(f"minimal-{role}", argv, rig.base_env, rig.logs, strace_to=traces[role])
 
     with rig.receiver() as rec:

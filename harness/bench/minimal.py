@@ -1,9 +1,8 @@
-"""The minimal pipeline the issue compares against: three processes over raw persist-queue.
-
-Modelled on research/baselines.md (e): library defaults (one SQLiteAckQueue file per queue, WAL,
+"""The minimal pipeline the bench compares against: three processes over raw persist-queue, written the
+way the library's README suggests: library defaults (one SQLiteAckQueue file per queue, WAL,
 synchronous=FULL, json serializer), one item per commit, polling get with a 1 ms sleep, acked rows
 cleared every 1000, trivial enrichment, a blocking httpx.Client POST per payload. Every hand-over is
-committed, nothing is batched. Run as `python -m pipeline.bench.minimal ROLE DIR [N | URL]`; a stage
+committed, nothing is batched. Run as `python -m harness.bench.minimal ROLE DIR [N | URL]`; a stage
 exits once its upstream wrote its done-file and its queue is empty, then writes its own.
 """
 

@@ -14,11 +14,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.bench.measure import BenchPlan, run_all
+from harness.bench.report import render, write
+from harness.bench.rig import Rig
+from harness.procs import BenchError
 from pipeline import ROOT, __version__
-from pipeline.bench.measure import Plan, run_all
-from pipeline.bench.procs import BenchError
-from pipeline.bench.report import render, write
-from pipeline.bench.rig import Rig
 from pipeline.commands import _cli
 
 
@@ -36,7 +36,7 @@ def main() -> int:
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the raw results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (state files, worker logs)")
     args = p.parse_args()
-    plan = Plan.quick() if args.quick else Plan()
+    plan = BenchPlan.quick() if args.quick else BenchPlan()
     if args.n is not None:
         plan = dataclasses.replace(plan, n=args.n)
     if args.runs is not None:
@@ -49,7 +49,7 @@ def main() -> int:
         sys.stderr.write(f"[{time.monotonic() - started:6.1f} s] {what}\n")
 
     try:
-        results = run_all(Rig(scratch, os.environ), settings, plan, progress)
+        results = run_all(Rig(scratch, os.environ, settings), settings, plan, progress)
     except BenchError as exc:
         sys.stderr.write(f"bench: {exc}\n(scratch kept in {scratch})\n")
         return 1

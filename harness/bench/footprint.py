@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
-from pipeline.bench.ours import ROLES
-from pipeline.bench.procs import BenchError, Child, Exit, cleanup
-from pipeline.bench.rig import SEED, SIM_START, Rig, log_events, queue_rows, wait_for
+from harness.bench.ours import ROLES
+from harness.bench.rig import SEED, SIM_START, Rig, log_events, queue_rows, wait_for
+from harness.procs import BenchError, Child, Exit, cleanup
 from pipeline.clock import Checkpoint
-from pipeline.queues import QUEUE_FILE, Store
+from pipeline.queues import open_store, open_view
 from pipeline.receiver import free_port
 from pipeline.workload import Workload, window_of
 
@@ -104,7 +103,7 @@ def pickup(rig: Rig, workload: Workload, count: int, rate: float) -> list[float]
     put_at: dict[str, float] = {}
     pace = random.Random(SEED)
     enricher = rig.worker("enricher", env)
-    store = Store(d / "state")
+    store = open_store(d / "state")
     try:
         wait_for(lambda: _started(enricher), 60, "the enricher to start", 0.05)
         time.sleep(0.5)
@@ -115,13 +114,13 @@ def pickup(rig: Rig, workload: Workload, count: int, rate: float) -> list[float]
             put_at[json.loads(body)["id"]] = time.time()
         wait_for(lambda: queue_rows(d / "state", "payloads") >= count, 60, "the enricher to catch up", 0.05)
         enricher.stop()
-        rows = store.query("SELECT data FROM ack_queue_payloads")
+        rows = store.rows("payloads")
     finally:
         store.close()
         enricher.kill()
     latencies = []
-    for (data,) in rows:
-        payload = json.loads(data)
+    for row in rows:
+        payload = json.loads(row.data)
         latencies.append(datetime.fromisoformat(payload["emitted_at"]).timestamp() - put_at[payload["id"]])
     return latencies
 
@@ -153,7 +152,8 @@ def steady(rig: Rig, seconds: float, scale: float) -> Steady:
                 children[role].stop()
         finally:
             cleanup(list(children.values()))
-    checkpoint = _checkpoint(d / "state" / QUEUE_FILE)
+    with closing(open_view(d / "state")) as view:
+        checkpoint = Checkpoint.from_json(view.get_meta("clock") or "")
     result = Steady([], [])
     for line in store_file.read_text().splitlines():
         record = json.loads(line)
@@ -164,11 +164,3 @@ def steady(rig: Rig, seconds: float, scale: float) -> Steady:
         result.from_emitted.append(record["received_at"] - emitted)
     return result
 
-
-def _checkpoint(path: Path) -> Checkpoint:
-    conn = sqlite3.connect(path)
-    try:
-        (text,) = conn.execute("SELECT value FROM pipeline_meta WHERE key = 'clock'").fetchone()
-    finally:
-        conn.close()
-    return Checkpoint.from_json(text)

@@ -10,10 +10,8 @@ intents a clean backfill of the same simulated span defines in a second state fo
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -27,12 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from pipeline.queues import QUEUE_FILE, UNACK, integrity_ok
+from harness.env import sealed
+from pipeline.queues import QUEUE_FILE, Queue, integrity_ok, open_view
 from pipeline.receiver import free_port
 
 WORKERS = ("scheduler", "enricher", "deliverer")
 # The queue whose in-flight rows (status 2) show that a worker is mid-item when it is killed.
-CONSUMES = {"enricher": "intents", "deliverer": "payloads"}
+CONSUMES: dict[str, Queue] = {"enricher": "intents", "deliverer": "payloads"}
 STOP_TIMEOUT = 30.0
 # How long a due kill may wait for its worker to be mid-item (a kill between items proves less).
 AIM_SECONDS = 1.0
@@ -225,9 +224,8 @@ class Cluster:
         path = self.state_dir / QUEUE_FILE
         if queue is None or not path.exists():
             return 0
-        with closing(sqlite3.connect(path, timeout=10)) as conn:
-            row = conn.execute(f"SELECT COUNT(*) FROM ack_queue_{queue} WHERE status = {UNACK}").fetchone()
-        return int(row[0])
+        with closing(open_view(self.state_dir)) as view:
+            return view.counts(queue).in_flight
 
     def stop_all(self) -> None:
         """Leave no process behind (used on the way out, also after a failure)."""
@@ -239,12 +237,10 @@ class Cluster:
 
 def child_env(scenario: Scenario, state_dir: Path) -> dict[str, str]:
     """The environment of every process: this run's stream, fast retries, offline texts, no secret."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "WEBHOOK_", "DELIVERY_"))}
-    env.update(STATE_DIR=str(state_dir), SEED=str(scenario.seed), SIM_START=scenario.sim_start,
-               SCALE_FACTOR=str(scenario.scale_factor), TICK_INTERVAL_SEC=str(scenario.tick),
-               ENRICHER="offline", DELIVERY_RETRY_SCHEDULE=scenario.retry_schedule,
-               DELIVERY_MAX_AGE="30d", DELIVERY_CONCURRENCY="8")
-    return env
+    return sealed(STATE_DIR=str(state_dir), SEED=str(scenario.seed), SIM_START=scenario.sim_start,
+                  SCALE_FACTOR=str(scenario.scale_factor), TICK_INTERVAL_SEC=str(scenario.tick),
+                  ENRICHER="offline", DELIVERY_RETRY_SCHEDULE=scenario.retry_schedule,
+                  DELIVERY_MAX_AGE="30d", DELIVERY_CONCURRENCY="8")
 
 
 def _events(scenario: Scenario, rng: random.Random) -> Iterator[tuple[float, str]]:
@@ -376,20 +372,16 @@ def expected_ids(scenario: Scenario, root: Path, span_s: float) -> set[str]:
     with (root / "logs" / "backfill.log").open("ab") as log:
         subprocess.run([sys.executable, "-m", "pipeline.commands.scheduler", "--backfill", f"{span_s:.6f}"],
                        env=env, stdout=log, stderr=subprocess.STDOUT, check=True, timeout=scenario.drain_timeout)
-    with closing(sqlite3.connect(state_dir / QUEUE_FILE)) as conn:
-        return {json.loads(data)["id"] for (data,) in conn.execute("SELECT data FROM ack_queue_intents")}
-
-
-def _meta(path: Path, key: str) -> str:
-    with closing(sqlite3.connect(path)) as conn:
-        row = conn.execute("SELECT value FROM pipeline_meta WHERE key = ?", (key,)).fetchone()
-    return str(row[0])
+    with closing(open_view(state_dir)) as view:
+        return {json.loads(row.data)["id"] for row in view.rows("intents")}
 
 
 def verify(cluster: Cluster, scenario: Scenario, received: set[str], report: Report) -> None:
     """Compare what arrived with what the stream defines up to the scheduler's final clock position."""
     queue_file = cluster.state_dir / QUEUE_FILE
-    sim_now = datetime.fromisoformat(json.loads(_meta(queue_file, "clock"))["sim_now"])
+    with closing(open_view(cluster.state_dir)) as view:
+        sim_now = datetime.fromisoformat(json.loads(view.get_meta("clock") or "{}")["sim_now"])
+        report.dead_letters = len(view.rows("dead"))
     span = sim_now - datetime.fromisoformat(scenario.sim_start)
     # Exact to the microsecond, so the backfill ends where the live clock stopped.
     report.sim_span_s = span.days * 86400 + span.seconds + span.microseconds / 1e6
@@ -397,8 +389,6 @@ def verify(cluster: Cluster, scenario: Scenario, received: set[str], report: Rep
     report.expected = len(expected)
     report.lost = sorted(expected - received)
     report.unexpected = sorted(received - expected)
-    with closing(sqlite3.connect(queue_file)) as conn:
-        report.dead_letters = int(conn.execute("SELECT COUNT(*) FROM ack_queue_dead").fetchone()[0])
     for path in (queue_file, cluster.root / "backfill-state" / QUEUE_FILE):
         report.integrity[str(path)] = integrity_ok(path)
 
