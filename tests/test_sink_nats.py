@@ -11,11 +11,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.nats import running
 from pipeline.destinations import NatsSink
 from pipeline.sinks.nats import NatsPublisher, stream_subjects, subject_of
 
 TYPES = ("job.requested", "job.started", "job.finished")
+
+# Real nats-server and worker processes on loopback: not in bin/test --fast.
+pytestmark = pytest.mark.process
 
 
 def event(n: int) -> bytes:

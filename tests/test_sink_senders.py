@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from harness.nats import running
 from pipeline.destinations import NatsSink
 from pipeline.sinks.jsonl import read_all
@@ -63,6 +65,7 @@ def test_a_file_write_that_fails_is_an_unanswered_attempt(tmp_path: Path) -> Non
     assert status is None and error is not None and "No space left" in error
 
 
+@pytest.mark.process
 def test_the_nats_sender_answers_200_after_the_ack_and_none_while_the_server_is_down(tmp_path: Path) -> None:
     """A send to a server that is not there fails (to be retried), and goes through once it is up."""
 

@@ -8,10 +8,15 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from harness.nats import running
 from pipeline.sinks.jsonl import read_all
 from tests.conftest import command, intents_in, run, wait_until
 from tests.test_sink_nats import stored
+
+# Real nats-server and worker processes on loopback: not in bin/test --fast.
+pytestmark = pytest.mark.process
 
 
 def backfill(env: dict[str, str], span: str) -> list[str]:
