@@ -52,6 +52,14 @@ def save_checkpoint(tx: Tx, checkpoint: Checkpoint) -> None:
     tx.set_meta(CLOCK_KEY, checkpoint.to_json())
 
 
+def rfc3339(moment: datetime) -> str:
+    """The one way times are shown: RFC 3339 in UTC with `Z`; whole seconds, or milliseconds when there are any."""
+    moment = moment.astimezone(UTC)
+    if moment.microsecond == 0:
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
 def utc_now() -> datetime:
     """The wall clock, in UTC (only for timestamps people read, never for waits)."""
     return datetime.now(UTC)

@@ -93,6 +93,10 @@ def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
     return value
 
 
+# Named paces for SCALE_FACTOR: real time, a pace a person can read line by line (about one job a real
+# second with the default profile), and the default (30 simulated days per real hour).
+SCALE_PRESETS: dict[str, float] = {"realtime": 1.0, "demo": 60.0, "default": 720.0}
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 # A zero wait or age would turn "retry later" into "give up now" (a zero max age dead-letters the first
 # refused connection of an outage), so these must be longer than nothing.
@@ -105,7 +109,8 @@ ENV_FILE_VARIABLE = "FINOPS_ENV_FILE"
 
 
 class Settings(BaseSettings):
-    """Every documented setting; field names are the variables in lower case."""
+    """Every documented setting; field names are the variables in lower case (docs/settings.md is generated
+    from it)."""
 
     model_config = SettingsConfigDict(
         env_file=ROOT / ".env", env_file_encoding="utf-8", extra="ignore", frozen=True
@@ -127,6 +132,8 @@ class Settings(BaseSettings):
     profile: Annotated[Path, AfterValidator(_existing_file)] = Path("data/profiles/default.toml")
     seed: Annotated[int, Field(ge=0, lt=2**63)] | None = None
     sim_start: Annotated[datetime, AfterValidator(_utc)] | None = None
+    # None keeps the profile's own headcounts (285 engineers in the default profile).
+    company_size: Annotated[int, Field(ge=1, le=100_000)] | None = None
     synchronous: Literal["FULL", "NORMAL"] = "FULL"
     enrich_batch_size: Annotated[int, Field(ge=1, le=64)] = 8
     enrich_fallback: Literal["offline", "wait"] = "offline"
@@ -158,6 +165,16 @@ class Settings(BaseSettings):
     # WEBHOOK_URL/WEBHOOK_SECRET/WEBHOOK_EVENT_TYPES; the deliverer checks it at start (exit 78).
     destinations: Annotated[Path, AfterValidator(_resolve)] | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _pace_presets(cls, data: Any) -> Any:
+        """`SCALE_FACTOR=realtime|demo|default` names a pace; a number is taken as it is."""
+        if isinstance(data, dict):
+            value = data.get("scale_factor")
+            if isinstance(value, str) and value.strip().lower() in SCALE_PRESETS:
+                data = {**data, "scale_factor": SCALE_PRESETS[value.strip().lower()]}
+        return data
+
     @model_validator(mode="after")
     def _gemini_needs_key(self) -> Settings:
         if self.enricher == "gemini" and self.gemini_api_key is None:
@@ -181,6 +198,8 @@ def _expected(error: Any) -> str:
     """Plain words for what a field wants, from pydantic's error record."""
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind in ("float_parsing", "float_type"):
+        if error["loc"] and error["loc"][0] == "scale_factor":
+            return "a number or one of " + ", ".join(SCALE_PRESETS)
         return "a number"
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return "a whole number"

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+
+
+def _timestamp(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """RFC 3339 UTC with milliseconds and `Z`, like every other time the commands print."""
+    now = datetime.now(UTC)
+    event["timestamp"] = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return event
 
 
 def configure(*, json: bool | None = None, level: int = logging.INFO) -> None:
@@ -15,7 +23,7 @@ def configure(*, json: bool | None = None, level: int = logging.INFO) -> None:
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _timestamp,
     ]
     if as_json:
         processors += [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]

@@ -216,12 +216,17 @@ def make_app(*, store: Path | None = None, secret: str | None = None, echo: bool
     return app
 
 
-async def serve(app: web.Application, host: str, port: int, outages: Sequence[tuple[float, float]] = ()) -> None:
-    """Serve until cancelled; during each outage the port refuses connections and open ones are cut."""
+async def serve(app: web.Application, host: str, port: int, outages: Sequence[tuple[float, float]] = (),
+                announce: str | None = None) -> None:
+    """Serve until cancelled; during each outage the port refuses connections and open ones are cut.
+    `announce` is printed on stderr once the port is open."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
+    if announce:
+        sys.stderr.write(announce + "\n")
+        sys.stderr.flush()
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:

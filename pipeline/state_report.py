@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from pipeline.clock import load_checkpoint
+from pipeline.clock import load_checkpoint, rfc3339
 from pipeline.delivery import dead, retry_state
 from pipeline.delivery.figures import DELIVERY_KEY
 from pipeline.delivery.pause import read_pause
@@ -43,11 +43,11 @@ def collect(store: View | None, scale_factor: float) -> dict[str, Any]:
     stream = read_stream(store)
     if stream is not None:
         out["seed"] = stream.seed
-        out["sim_clock"]["start"] = stream.sim_start.isoformat()
-        out["sim_clock"]["now"] = stream.sim_start.isoformat()
+        out["sim_clock"]["start"] = rfc3339(stream.sim_start)
+        out["sim_clock"]["now"] = rfc3339(stream.sim_start)
     checkpoint = load_checkpoint(store)
     if checkpoint is not None:
-        out["sim_clock"]["now"] = checkpoint.sim_now.isoformat()
+        out["sim_clock"]["now"] = rfc3339(checkpoint.sim_now)
         out["sim_clock"]["scale_factor"] = checkpoint.scale_factor
     for key, section in ((DELIVERY_KEY, "delivery"), (ENRICHER_KEY, "enricher")):
         text = store.get_meta(key)

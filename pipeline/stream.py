@@ -1,6 +1,6 @@
 """The stream's identity (seed, simulated start, profile), fixed at the first start of a state folder.
 
-If SEED, SIM_START or PROFILE is set to something else later, the command stops with exit 78 naming
+If SEED, SIM_START, PROFILE or COMPANY_SIZE is set to something else later, the command stops with exit 78 naming
 both values: a different stream needs a new state folder.
 """
 
@@ -27,6 +27,7 @@ class Stream:
     seed: int
     sim_start: datetime
     profile: str
+    company_size: int | None = None  # None: the profile's own headcounts
 
 
 def read_stream(store: View) -> Stream | None:
@@ -35,7 +36,9 @@ def read_stream(store: View) -> Stream | None:
     if text is None:
         return None
     raw = json.loads(text)
-    return Stream(int(raw["seed"]), datetime.fromisoformat(raw["sim_start"]), raw["profile"])
+    size = raw.get("company_size")  # absent in streams started before COMPANY_SIZE existed
+    return Stream(int(raw["seed"]), datetime.fromisoformat(raw["sim_start"]), raw["profile"],
+                  int(size) if size is not None else None)
 
 
 def _profile_name(settings: Settings) -> str:
@@ -51,7 +54,8 @@ def check_stream(store: Store, settings: Settings) -> Stream | None:
         return None
     given = (("SEED", settings.seed, existing.seed),
              ("SIM_START", settings.sim_start, existing.sim_start),
-             ("PROFILE", _profile_name(settings), existing.profile))
+             ("PROFILE", _profile_name(settings), existing.profile),
+             ("COMPANY_SIZE", settings.company_size, existing.company_size))
     for variable, value, stored in given:
         if value is not None and value != stored:
             raise ConfigError(variable, str(value), f"{stored} as persisted in {store.path} "
@@ -67,8 +71,10 @@ def establish_stream(store: Store, settings: Settings) -> Stream:
     profile = _profile_name(settings)
     # Whole seconds keep the start readable; a fresh seed is random but then persisted for good.
     sim_start = settings.sim_start or utc_now().replace(microsecond=0)
-    stream = Stream(settings.seed if settings.seed is not None else secrets.randbelow(2**31), sim_start, profile)
+    stream = Stream(settings.seed if settings.seed is not None else secrets.randbelow(2**31), sim_start, profile,
+                    settings.company_size)
     with store.transaction() as tx:
         tx.set_meta(STREAM_KEY, json.dumps(
-            {"seed": stream.seed, "sim_start": stream.sim_start.isoformat(), "profile": stream.profile}))
+            {"seed": stream.seed, "sim_start": stream.sim_start.isoformat(), "profile": stream.profile,
+             "company_size": stream.company_size}))
     return stream

@@ -26,9 +26,49 @@ def test_preview_shows_each_office_and_daily_totals_of_the_real_stream(capsys: p
     workload = Workload.load(ROOT / "data/profiles/startup.toml")
     for day, label in enumerate(["Mon 03-02", "Tue 03-03"]):
         jobs = sum(len(workload.window_intents(5, w)) for w in range(FIRST + 24 * day, FIRST + 24 * day + 24))
-        row = re.search(rf"^  {label}\s+(\d+)\s", out, re.MULTILINE)
+        row = re.search(rf"^  {label}\s+24\s+(\d+)\s", out, re.MULTILINE)
         assert row is not None, out
         assert int(row[1]) == jobs
+
+
+@pytest.mark.parametrize(("tz", "offset", "first_hours"), [("UTC", 0, 2), ("Asia/Tokyo", 9, 17)])
+def test_days_are_real_calendar_days_when_the_start_is_not_midnight(
+        tz: str, offset: int, first_hours: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """From 22:00 UTC the first row is the 2 (or, in Tokyo, 17) hours left of that day, labelled with its own
+    date and marked partial; each full day's count is the model's for exactly that calendar day."""
+    code = run(["--days", "2", "--profile", STARTUP, "--seed", "5", "--start", "2026-03-02T22:00:00Z", "--tz", tz])
+    out = capsys.readouterr().out
+    assert code == 0
+    workload = Workload.load(ROOT / "data/profiles/startup.toml")
+    first_label = "Tue 03-03" if offset else "Mon 03-02"
+    assert re.search(rf"^  {first_label}\*\s+{first_hours}\s", out, re.MULTILINE), out
+    full_day_start = FIRST + 24 + 24 * (offset > 0) - offset  # the first midnight (local) after the start
+    full_label = "Wed 03-04" if offset else "Tue 03-03"
+    jobs = sum(len(workload.window_intents(5, w)) for w in range(full_day_start, full_day_start + 24))
+    row = re.search(rf"^  {full_label} \s+24\s+(\d+)\s", out, re.MULTILINE)
+    assert row is not None and int(row[1]) == jobs, out
+    assert f"({tz} days, all offices" in out
+
+
+def test_help_states_the_true_defaults_and_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    """The start and seed defaults name the state folder's stream first, as the command behaves."""
+    with pytest.raises(SystemExit) as info:
+        run(["--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "where the state folder's simulated clock stands, else SIM_START, else 00:00 UTC today" in text
+    assert "the state folder's stream, else SEED, else 0" in text
+    assert "examples: bin/workload-preview --days 7" in text
+
+
+def test_preview_prints_jobs_per_real_minute_for_each_pace(capsys: pytest.CaptureFixture[str]) -> None:
+    """The pace line: the rate at SCALE_FACTOR and at each preset; COMPANY_SIZE scales it."""
+    assert run(["--days", "1", "--seed", "1", "--start", "2026-03-02T00:00:00Z", "--company-size", "2000"]) == 0
+    out = capsys.readouterr().out
+    assert "2000 engineers" in out
+    workload = Workload.load(ROOT / "data/profiles/default.toml", company_size=2000)
+    realtime = workload.expected_per_day() / 1440
+    assert f"realtime (1) {realtime:.3g}, demo (60) {realtime * 60:.3g}, default (720) {realtime * 720:,.0f}" in out
 
 
 def test_preview_marks_bursts(capsys: pytest.CaptureFixture[str]) -> None:
@@ -83,4 +123,4 @@ def test_preview_follows_the_running_stream_of_the_state_folder(env: dict[str, s
     assert run_command("scheduler", "--backfill", "2d", env=env).returncode == 0
     assert run(["--days", "1", "--state-dir", env["STATE_DIR"]]) == 0
     out = capsys.readouterr().out
-    assert "seed 42, 1 day(s) from 2026-03-04 00:00 UTC" in out
+    assert "seed 42, 1 day(s) from 2026-03-04T00:00:00Z" in out

@@ -35,10 +35,13 @@ def _refresh(text: str) -> float:
 def main() -> int:
     """Entry point."""
     p = _cli.parser("dashboard", "Serve a live, read-only page about a state folder: health, backlog, "
-                    "stream, money, texts, latest payloads and dead letters.")
-    p.add_argument("--host", default="127.0.0.1",
+                    "stream, money, texts, latest payloads and dead letters.", examples=[
+                        "bin/dashboard                     # http://127.0.0.1:8090/ for STATE_DIR",
+                        "bin/dashboard --state-dir /tmp/finops-demo.abc123/state --port 8091",
+                        "DASHBOARD_TOKEN=$(openssl rand -hex 16) bin/dashboard --host 0.0.0.0"])
+    p.add_argument("--host", default="127.0.0.1", metavar="HOST",
                    help="address to listen on (default 127.0.0.1; any other needs DASHBOARD_TOKEN)")
-    p.add_argument("--port", type=int, default=8090, help="port (default 8090)")
+    p.add_argument("--port", type=int, default=8090, metavar="PORT", help="port (default 8090)")
     p.add_argument("--refresh", type=_refresh, default=MAX_REFRESH_S, metavar="SECONDS",
                    help=f"seconds between updates of the page, 0.2 to {MAX_REFRESH_S:g} (default {MAX_REFRESH_S:g})")
     p.add_argument("--max-age", type=_cli.duration, default=CHECK_MAX_AGE, metavar="DURATION",

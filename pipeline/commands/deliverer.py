@@ -18,15 +18,19 @@ DEFAULT_DRAIN_TIMEOUT = 300.0
 @_cli.guarded
 def main() -> int:
     """Entry point."""
-    p = _cli.parser("deliverer", "Deliver payloads to the webhook, with retries, a breaker and dead letters.")
+    p = _cli.parser("deliverer", "Deliver payloads to the webhook, with retries, a breaker and dead letters.",
+                    examples=["bin/deliverer                       # deliver to WEBHOOK_URL until stopped",
+                              "bin/deliverer --drain               # deliver what is queued, then exit",
+                              "bin/deliverer --resume              # lift a pause caused by a 410 Gone"])
     p.add_argument("--drain", action="store_true",
                    help="exit 0 once the payloads queue is empty and nothing waits for a retry; exit 1 if "
                         "delivery is paused (410) or the endpoint stays unreachable past --drain-timeout")
     p.add_argument("--drain-timeout", type=_cli.duration, default=DEFAULT_DRAIN_TIMEOUT, metavar="DURATION",
-                   help="with --drain: how long the breaker may stay open (default 300 s)")
+                   help="with --drain: how long the breaker may stay open (default: 5m)")
     p.add_argument("--resume", action="store_true",
                    help="lift a pause caused by a 410 Gone answer (a running deliverer picks it up) and exit")
-    p.add_argument("--webhook-url", help="where payloads go (WEBHOOK_URL)")
+    p.add_argument("--webhook-url", metavar="WEBHOOK_URL",
+                   help="where payloads go (default: WEBHOOK_URL, else http://127.0.0.1:8080/webhook)")
     args = p.parse_args()
     cfg = _cli.settings(args, webhook_url=args.webhook_url)
     if args.resume:

@@ -78,9 +78,12 @@ def take_size(cfg: Settings) -> int:
 @_cli.guarded
 def main() -> int:
     """Entry point."""
-    p = _cli.parser("enricher", "Turn job intents into payloads with a request text and its extraction.")
+    p = _cli.parser("enricher", "Turn job intents into payloads with a request text and its extraction.",
+                    examples=["bin/enricher                  # Gemini if GEMINI_API_KEY is set, else offline",
+                              "ENRICHER=offline bin/enricher --drain   # write what is queued offline, then exit"])
     p.add_argument("--drain", action="store_true", help="exit 0 once the intents queue is empty")
-    p.add_argument("--batch-size", type=int, help="intents per batch (ENRICH_BATCH_SIZE)")
+    p.add_argument("--batch-size", type=int, metavar="ENRICH_BATCH_SIZE",
+                   help="intents per batch, 1 to 64 (default: ENRICH_BATCH_SIZE, else 8)")
     args = p.parse_args()
     cfg = _cli.settings(args, enrich_batch_size=args.batch_size)
     _lock, store = _cli.start_worker(cfg, "enricher", consumer_of=("intents",))

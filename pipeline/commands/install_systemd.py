@@ -147,10 +147,14 @@ def install(units: Mapping[str, str], unit_dir: Path, state_dir: Path, host: Hos
 def main() -> int:
     """Entry point."""
     p = _cli.parser("install-systemd", "Render the systemd units for this checkout and user, install and "
-                    "enable them. STATE_DIR (from .env or --state-dir) is written into the units.")
-    p.add_argument("--user", help="the account the services run as (default: you, or the sudo caller)")
+                    "enable them. STATE_DIR (from .env or --state-dir) is written into the units.", examples=[
+                        "bin/install-systemd --dry-run     # show the units, change nothing",
+                        "bin/install-systemd               # install for you; asks for sudo",
+                        "bin/install-systemd --user finops --state-dir /mnt/ssd/finops-state"])
+    p.add_argument("--user", metavar="USER", help="the account the services run as (default: you, or the sudo caller)")
     p.add_argument("--dry-run", action="store_true", help="print the rendered units and install nothing")
-    p.add_argument("--unit-dir", type=Path, default=UNIT_DIR, help=f"where units go (default {UNIT_DIR})")
+    p.add_argument("--unit-dir", type=Path, default=UNIT_DIR, metavar="DIR",
+                   help=f"where units go (default: {UNIT_DIR})")
     p.add_argument("--with-dashboard", action="store_true",
                    help=f"also install and enable {DASHBOARD} (bin/dashboard, read-only, on 127.0.0.1:8090)")
     args = p.parse_args()

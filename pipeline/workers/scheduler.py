@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from pipeline.clock import Checkpoint, advance, load_checkpoint, save_checkpoint, utc_now
+from pipeline.clock import Checkpoint, advance, load_checkpoint, rfc3339, save_checkpoint, utc_now
 from pipeline.errors import QueueWriteError
 from pipeline.events import EVENT_MODELS, event_type, lifecycle_events, order_key, stamp
 from pipeline.focus.live import LiveBill
@@ -33,6 +33,27 @@ BACKFILL_CHUNK = timedelta(seconds=WINDOW_SECONDS * 6)
 # commit moves it as well. At SCALE_FACTOR=1 (a job about once a minute) this saves an fsync a second and
 # wakes no consumer. The clock is still saved at least this often (real seconds), and when the worker stops.
 QUIET_CHECKPOINT_EVERY = 10.0
+
+
+def span_jobs(workload: Workload, seed: int, start: datetime, end: datetime, *,
+              windows: dict[int, list[tuple[Intent, JobLife]]] | None = None,
+              on_new_window: Callable[[int, list[tuple[Intent, JobLife]]], None] | None = None,
+              ) -> list[tuple[Intent, JobLife]]:
+    """Every job (request and life) with start < occurred_at <= end: what the scheduler generates for that span
+    of simulated time, whatever the ticks. `windows` caches generated windows between calls;
+    `on_new_window` sees each window once as it is generated (the scheduler's live bill).
+
+    The one place that turns simulated time into the stream's jobs: bin/replay regenerates a span through it.
+    """
+    windows = {} if windows is None else windows
+    found: list[tuple[Intent, JobLife]] = []
+    for window in range(window_of(start), window_of(end) + 1):
+        if window not in windows:
+            windows[window] = workload.window_jobs(seed, window)
+            if on_new_window is not None:
+                on_new_window(window, windows[window])
+        found += [job for job in windows[window] if start < job[0].occurred_at <= end]
+    return found
 
 
 def _restamped(body: bytes, emitted_at: datetime) -> bytes:
@@ -72,7 +93,7 @@ class Scheduler:
         elif catch_up and checkpoint is not None:
             downtime = max(0.0, wall() - checkpoint.wall_at)
             self.target = advance(self.sim_now, downtime, scale_factor)
-            log.info("scheduler.catch_up", downtime_s=round(downtime, 1), until=self.target.isoformat())
+            log.info("scheduler.catch_up", downtime_s=round(downtime, 1), until=rfc3339(self.target))
         self.live = backfill is None
         self.emitted = 0  # jobs requested this run
         self.events = 0  # rows written this run: requests plus lifecycle events
@@ -87,12 +108,8 @@ class Scheduler:
 
     def _jobs_between(self, start: datetime, end: datetime) -> list[tuple[Intent, JobLife]]:
         """Jobs with start < occurred_at <= end, with their lives, from the deterministic windows."""
-        found: list[tuple[Intent, JobLife]] = []
-        for window in range(window_of(start), window_of(end) + 1):
-            if window not in self._windows:
-                self._windows[window] = self.workload.window_jobs(self.stream.seed, window)
-                self._bill.feed(window, self._windows[window])
-            found += [job for job in self._windows[window] if start < job[0].occurred_at <= end]
+        found = span_jobs(self.workload, self.stream.seed, start, end, windows=self._windows,
+                          on_new_window=self._bill.feed)
         # Keep only the window still being filled; earlier ones are done for good.
         for window in [w for w in self._windows if w < window_of(end)]:
             del self._windows[window]
@@ -140,7 +157,7 @@ class Scheduler:
         self.emitted += len(jobs)
         self.events += len(now)
         if now:
-            log.debug("scheduler.emitted", count=len(jobs), events=len(now), sim_now=end.isoformat())
+            log.debug("scheduler.emitted", count=len(jobs), events=len(now), sim_now=rfc3339(end))
         return len(jobs)
 
     async def step(self) -> bool:
@@ -148,7 +165,7 @@ class Scheduler:
         if self.target is not None and self.sim_now < self.target:
             self._commit(min(self.target, self.sim_now + BACKFILL_CHUNK))
             if self.sim_now >= self.target:
-                log.info("scheduler.fast_forward_done", sim_now=self.sim_now.isoformat(), emitted=self.emitted,
+                log.info("scheduler.fast_forward_done", sim_now=rfc3339(self.sim_now), emitted=self.emitted,
                          events=self.events)
                 self._last_tick = self._monotonic()  # live time restarts after the burst of work
             return True
@@ -182,6 +199,6 @@ class Scheduler:
                 with self.store.transaction() as tx:
                     save_checkpoint(tx, self._unsaved)
             except QueueWriteError as exc:  # no job is lost: the clock re-lives an empty stretch on restart
-                log.warning("scheduler.clock_not_saved", error=exc.cause, sim_now=self.sim_now.isoformat())
+                log.warning("scheduler.clock_not_saved", error=exc.cause, sim_now=rfc3339(self.sim_now))
         self.store.close()
 

@@ -11,7 +11,7 @@ from pipeline.workload.attributes import JobSampler
 from pipeline.workload.bursts import BurstSchedule
 from pipeline.workload.life import LifeModel
 from pipeline.workload.prices import PriceCatalog, load_prices
-from pipeline.workload.profile import Profile, load_profile
+from pipeline.workload.profile import Profile, load_profile, resized
 from pipeline.workload.rate import Burst, RateModel
 from pipeline.workload.streams import keyed_random, poisson_points
 from pipeline.workload.timegrid import from_epoch_seconds
@@ -38,10 +38,11 @@ class Workload:
         self._lives = LifeModel(profile, prices, self.anomalies)
 
     @classmethod
-    def load(cls, profile: Path, prices: Path | None = None) -> Workload:
-        """Read a profile and its price catalog (default: data/prices.toml beside data/profiles/)."""
+    def load(cls, profile: Path, prices: Path | None = None, company_size: int | None = None) -> Workload:
+        """Read a profile and its price catalog (default: data/prices.toml beside data/profiles/); with
+        `company_size`, every team's headcount is scaled to a company of that many engineers."""
         prices = prices if prices is not None else profile.resolve().parent.parent / "prices.toml"
-        loaded, catalog = load_profile(profile), load_prices(prices)
+        loaded, catalog = resized(load_profile(profile), company_size), load_prices(prices)
         gpu_types = {g for c in loaded.classes.values() for g in c.gpu_types.keys}
         regions = {r for o in loaded.offices for r in o.cloud_regions.keys}
         gaps = catalog.missing(gpu_types, regions)

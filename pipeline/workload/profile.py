@@ -210,3 +210,34 @@ def load_profile(path: Path) -> Profile:
         return Profile.model_validate(data)
     except ValidationError as exc:
         raise ValueError(validation_message(path, exc)) from None
+
+
+def headcount(profile: Profile) -> int:
+    """Engineers in the profile: the sum of its teams' headcounts."""
+    return sum(team.headcount for office in profile.offices for team in office.teams)
+
+
+def resized(profile: Profile, company_size: int | None) -> Profile:
+    """The profile with every team's headcount scaled so the company has `company_size` engineers.
+
+    Each office and team keeps its share (largest-remainder rounding, so the total is exact), hence the
+    same daily curves, weekday pattern and job mix; volume scales with the headcount. A team keeps at
+    least one engineer, so a company smaller than its number of teams rounds up to one per team.
+    """
+    current = headcount(profile)
+    if company_size is None or company_size == current:
+        return profile
+    teams = [(o, t, team.headcount) for o, office in enumerate(profile.offices) for t, team in enumerate(office.teams)]
+    exact = [heads * company_size / current for _, _, heads in teams]
+    sizes = [max(1, int(x)) for x in exact]
+    # Hand out what rounding down left over to the largest remainders (ties: profile order).
+    short = company_size - sum(sizes)
+    for i in sorted(range(len(teams)), key=lambda i: (-(exact[i] - int(exact[i])), i))[:max(0, short)]:
+        sizes[i] += 1
+    new_size = {(o, t): size for (o, t, _), size in zip(teams, sizes, strict=True)}
+    offices = tuple(
+        office.model_copy(update={"teams": tuple(
+            team.model_copy(update={"headcount": new_size[o, t]}) for t, team in enumerate(office.teams))})
+        for o, office in enumerate(profile.offices)
+    )
+    return profile.model_copy(update={"offices": offices})
