@@ -131,15 +131,19 @@ def _utc(value: datetime) -> datetime:
     return value
 
 
-def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
-    if value is None:
-        return None
-    raw = value.get_secret_value()
+def webhook_secret_problem(raw: str) -> str | None:
+    """What is wrong with a webhook secret's form (None when it is a usable Standard Webhooks secret)."""
     try:
         ok = raw.startswith("whsec_") and len(base64.b64decode(raw[6:], validate=True)) >= 16
     except ValueError:
         ok = False
-    if not ok:
+    return None if ok else "must be a Standard Webhooks secret: whsec_ followed by base64 of at least 16 bytes"
+
+
+def _webhook_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is None:
+        return None
+    if webhook_secret_problem(value.get_secret_value()):
         raise ValueError("a Standard Webhooks secret: whsec_ followed by base64 of at least 16 bytes")
     return value
 
@@ -238,6 +242,9 @@ class Settings(BaseSettings):
     webhook_event_types: Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_event_types)] = EVENT_TYPES
     # bin/dashboard on an address other than loopback refuses to start without it.
     dashboard_token: SecretStr | None = None
+    # A destinations file (TOML: [[endpoint]], [[file]], [[nats]]; docs/destinations.md) instead of
+    # WEBHOOK_URL/WEBHOOK_SECRET/WEBHOOK_EVENT_TYPES; the deliverer checks it at start (exit 78).
+    destinations: Annotated[Path, AfterValidator(_resolve)] | None = None
 
     @model_validator(mode="before")
     @classmethod

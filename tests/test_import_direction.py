@@ -20,9 +20,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pipeline.workers",),
     ("pipeline.focus",),  # the bill is made from the workload model's jobs and lives
     ("pipeline.delivery", "pipeline.enrich", "pipeline.workload", "pipeline.clock", "pipeline.stream",
-     "pipeline.locks", "pipeline.logs", "pipeline.backoff", "pipeline.life"),
+     "pipeline.locks", "pipeline.logs", "pipeline.backoff", "pipeline.life",
+     "pipeline.sinks"),  # the file and NATS sinks stand behind delivery's Sender protocol
     ("pipeline.queues",),
-    ("pipeline.models", "pipeline.events", "pipeline.errors", "pipeline.config", "pipeline"),
+    ("pipeline.models", "pipeline.events", "pipeline.errors", "pipeline.config", "pipeline.destinations",
+     "pipeline"),
 )
 # Domain packages that must not lean on each other (what they share lives below them).
 SEPARATE = ("pipeline.delivery", "pipeline.enrich", "pipeline.workload")

@@ -1,4 +1,4 @@
-"""bin/deliverer: send payloads to WEBHOOK_URL; `--resume` lifts a 410 pause."""
+"""bin/deliverer: send payloads to WEBHOOK_URL or the DESTINATIONS file's destination; `--resume` lifts a 410 pause."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import sys
 
 from pipeline.commands import _cli
 from pipeline.delivery.pause import lift_pause
-from pipeline.delivery.sender import HttpSender
+from pipeline.errors import PipelineError
 from pipeline.queues import open_existing
+from pipeline.sinks.factory import destination, sender_for
 from pipeline.workers.deliverer import Deliverer, Tuning
 from pipeline.workers.runner import Lifecycle
 
@@ -43,16 +44,19 @@ def main() -> int:
         sys.stdout.write(f"delivery resumed (was paused since {lifted.since})\n" if lifted
                          else "delivery was not paused\n")
         return 0
+    try:
+        dest = destination(cfg)  # a bad destinations file stops here, before the state folder is touched
+    except PipelineError as exc:
+        _cli.config_exit(str(exc))
     _lock, store = _cli.start_worker(cfg, "deliverer", consumer_of=("payloads",))
+    concurrency = getattr(dest, "concurrency", None) or cfg.delivery_concurrency
     tuning = Tuning(schedule=cfg.delivery_retry_schedule, max_age=cfg.delivery_max_age,
-                    retry_after_max=cfg.delivery_retry_after_max, concurrency=cfg.delivery_concurrency,
-                    event_types=cfg.webhook_event_types)
+                    retry_after_max=cfg.delivery_retry_after_max, concurrency=concurrency,
+                    event_types=dest.events)
 
     async def make(life: Lifecycle) -> Deliverer:
-        secret = cfg.webhook_secret.get_secret_value() if cfg.webhook_secret else None
-        sender = HttpSender(str(cfg.webhook_url), secret=secret, connect_timeout=cfg.delivery_connect_timeout,
-                            timeout=cfg.delivery_timeout, concurrency=cfg.delivery_concurrency)
-        return Deliverer(store, sender, tuning, drain_timeout=args.drain_timeout if args.drain else None)
+        return Deliverer(store, sender_for(dest, cfg), tuning,
+                         drain_timeout=args.drain_timeout if args.drain else None)
 
     return _cli.run_worker(make, drain=args.drain)
 
