@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.config import load_settings
+from pipeline.focus.live import usage_id
 from pipeline.queues import open_view
-from pipeline.workload import Workload, window_of
+from pipeline.workload import Workload, window_of, window_start
 from tests.conftest import Receiver, command, intents_in, run, wait_until
 
 pytestmark = pytest.mark.process  # every test here starts real processes
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.process  # every test here starts real processes
 
 def expected_ids(start: datetime, end: datetime, seed: int = 42) -> set[str]:
     """The event ids the seed defines for (start, end], straight from the workload model: each job's
-    request, and its start and end when they fall inside the span."""
+    request, its start and end when they fall inside the span, and the bill of every charge hour that
+    ends inside it (cost.usage, one event an hour whether or not a job ran)."""
     workload = Workload.load(load_settings().profile)
     found: set[str] = set()
     for w in range(window_of(start), window_of(end) + 1):
@@ -31,6 +33,8 @@ def expected_ids(start: datetime, end: datetime, seed: int = 42) -> set[str]:
                 found.add(intent.id)
                 found |= {f"{intent.id}.started"} if life.started_at <= end else set()
                 found |= {f"{intent.id}.finished"} if life.ended_at <= end else set()
+    found |= {usage_id(seed, hour) for hour in range(window_of(start), window_of(end))
+              if start < window_start(hour + 1) <= end}
     return found
 
 
