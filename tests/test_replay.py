@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,51 +28,74 @@ def _snapshot(state_dir: Path) -> list[str]:
         conn.close()
 
 
-def _clean_backfill_ids(tmp_path: Path, env: dict[str, str]) -> list[str]:
-    """The ids a new state folder started at the span's start and backfilled over it produces."""
-    clean = {**env, "STATE_DIR": str(tmp_path / "clean"), "SIM_START": "2026-03-03T00:00:00Z"}
-    done = run("scheduler", "--backfill", "2d", env=clean)
-    assert done.returncode == 0, done.stderr
-    return [i["id"] for i in intents_in(tmp_path / "clean") if _requested(i)]
+def _span_rows(state_dir: Path, start: str, end: str) -> list[dict[str, Any]]:
+    """The rows (of every event type) a backfill from SIM_START stored for the simulated span (start, end], in
+    stream order: what a clean backfill delivers for that span."""
+    return [row for row in intents_in(state_dir) if start < _at(row) <= end]
 
 
-def _requested(row: dict[str, object]) -> bool:
-    """A job request (the events of a job's life, job.started and job.finished, are not replayed yet)."""
-    return row.get("type", "job.requested") == "job.requested"
+def _at(row: dict[str, Any]) -> str:
+    """A stored row's simulated time as a fixed-width UTC text (cost.usage: the end of its charge hour)."""
+    return datetime.fromisoformat(str(row["occurred_at"])).astimezone(UTC).replace(tzinfo=None).isoformat()
+
+
+def _without_emitted_at(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "emitted_at"}
+
+
+def _same_bodies(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> None:
+    """Each lifecycle and usage body equals the stored one but for emitted_at; requests match by id (their
+    text is the offline writer's)."""
+    stored = {row["id"]: row for row in expected}
+    for body in got:
+        if body.get("type", "job.requested") != "job.requested":
+            assert _without_emitted_at(body) == _without_emitted_at(stored[body["id"]]), body["id"]
 
 
 def test_replay_of_two_days_delivers_exactly_the_ids_of_a_clean_backfill(
-        tmp_path: Path, env: dict[str, str], receiver: Receiver) -> None:
-    """The running stream (3 days generated from 2026-03-02) is replayed for days 2-3: the receiver gets each
-    id of a clean 2-day backfill from 2026-03-03 once, and the stream's queue file is unchanged."""
+        env: dict[str, str], receiver: Receiver) -> None:
+    """The running stream (3 days backfilled from SIM_START 2026-03-02) is replayed for days 2-3: the receiver
+    gets each event a clean backfill delivers for that span once (requests, the starts and finishes in the
+    span also of jobs requested before it, the hourly bills), the same bodies, and the queue file is unchanged."""
     state = Path(env["STATE_DIR"])
     done = run("scheduler", "--backfill", "3d", env=env)
     assert done.returncode == 0, done.stderr
     before = _snapshot(state)
-    replay = run("replay", *SPAN, env=env, timeout=300)
+    replay = run("replay", *SPAN, env=env, timeout=600)
     assert replay.returncode == 0, replay.stderr
     assert _snapshot(state) == before
-    expected = _clean_backfill_ids(tmp_path, env)
+    expected = _span_rows(state, "2026-03-03T00:00:00", "2026-03-05T00:00:00")
+    types = Counter(row.get("type", "job.requested") for row in expected)
+    assert types["job.requested"] > 1000 and types["cost.usage"] == 48, types
+    assert types["job.started"] > 0 and types["job.finished"] > 0, types
+    # Some finishes in the span belong to jobs requested before it.
+    early = {row["id"] for row in intents_in(state) if _at(row) <= "2026-03-03T00:00:00"}
+    assert any(row["id"].removesuffix(".finished") in early for row in expected if row.get("type") == "job.finished")
     received = receiver.ids()
-    assert len(expected) > 1000
-    assert sorted(received) == sorted(expected)  # each exactly once: same multiset
+    assert sorted(received) == sorted(row["id"] for row in expected)  # each exactly once: same multiset
     assert f"sent {len(expected)} payload(s)" in replay.stdout
     bodies = [json.loads(line)["body"] for line in receiver.store.read_text().splitlines()]
-    assert all(b["occurred_at"] > "2026-03-03T00:00:00" for b in bodies)
+    _same_bodies(expected, bodies)
 
 
-def test_replay_to_file_writes_the_same_payloads_as_json_lines(tmp_path: Path, env: dict[str, str]) -> None:
-    """--to-file writes one payload a line with the same ids, and the command reads nothing but the stream."""
+def test_replay_to_file_writes_the_span_in_stream_order(tmp_path: Path, env: dict[str, str]) -> None:
+    """--to-file writes one payload a line, in the stream's order, with the stream's ids and bodies; only the
+    types WEBHOOK_EVENT_TYPES selects."""
     done = run("scheduler", "--backfill", "1d", env=env)
     assert done.returncode == 0, done.stderr
+    state = Path(env["STATE_DIR"])
     out = tmp_path / "span.jsonl"
-    replay = run("replay", "--from", "2026-03-02T06:00:00Z", "--to", "2026-03-02T12:00:00Z",
-                 "--to-file", str(out), env=env)
+    span = ("--from", "2026-03-02T06:00:00Z", "--to", "2026-03-02T12:00:00Z")
+    replay = run("replay", *span, "--to-file", str(out), env=env)
     assert replay.returncode == 0, replay.stderr
-    ids = [json.loads(line)["id"] for line in out.read_text().splitlines()]
-    generated = [i["id"] for i in intents_in(Path(env["STATE_DIR"]))
-                 if _requested(i) and "2026-03-02T06:00:00" < str(i["occurred_at"]) <= "2026-03-02T12:00:00"]
-    assert ids == generated and ids
+    bodies = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = _span_rows(state, "2026-03-02T06:00:00", "2026-03-02T12:00:00")
+    assert [b["id"] for b in bodies] == [row["id"] for row in expected] and len(bodies) > 100
+    _same_bodies(expected, bodies)
+    replay = run("replay", *span, "--to-file", str(out), env={**env, "WEBHOOK_EVENT_TYPES": "job.finished"})
+    assert replay.returncode == 0, replay.stderr
+    finished = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert finished == [row["id"] for row in expected if row.get("type") == "job.finished"] and finished
 
 
 def test_replay_needs_a_stream_or_a_seed_and_an_ordered_span(tmp_path: Path, env: dict[str, str]) -> None:

@@ -19,8 +19,9 @@ from pipeline.config import load_settings
 from pipeline.queues import open_store
 from pipeline.stream import Stream
 from pipeline.workers.runner import Lifecycle
-from pipeline.workers.scheduler import BACKFILL_CHUNK, QUIET_CHECKPOINT_EVERY, Scheduler
+from pipeline.workers.scheduler import QUIET_CHECKPOINT_EVERY, Scheduler
 from pipeline.workers.sdnotify import Notifier
+from pipeline.workers.span import BACKFILL_CHUNK
 from pipeline.workload import Workload, window_of
 from tests.conftest import command, intents_in, run, wait_until
 

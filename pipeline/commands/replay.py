@@ -1,8 +1,11 @@
 """bin/replay: regenerate a span of simulated time and send it again, without touching the stream's state.
 
-The span's intents come from the scheduler's own span function, from the stream's persisted seed, profile
-and company size, so each payload has the id (and webhook-id) it had when first delivered. Texts are
-written by the offline writer (a Gemini text cannot be regenerated); `emitted_at` is the replay's time.
+The span's events come from the scheduler's own span function (pipeline/workers/span.py), from the stream's
+persisted seed, SIM_START, profile and company size: job requests, the job.started/job.finished whose
+simulated time falls in the span (also of jobs requested before it) and the cost.usage of each charge hour
+ending in it, of the types WEBHOOK_EVENT_TYPES selects, in stream order, each with the id (and webhook-id)
+it had when first delivered. Request texts are written by the offline writer (a Gemini text cannot be
+regenerated); `emitted_at` is the replay's time.
 The state folder is only read: no lock, no queue, no clock is touched, so it may run beside the workers.
 """
 
@@ -11,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,10 +26,12 @@ from pipeline.delivery.policy import Kind, classify
 from pipeline.delivery.sender import HttpSender
 from pipeline.enrich.offline import enrich_offline
 from pipeline.errors import EX_USAGE
+from pipeline.events import is_lifecycle
+from pipeline.models import Intent
 from pipeline.queues import open_existing
 from pipeline.stream import Stream, check_stream
 from pipeline.workers.enricher import build_payload
-from pipeline.workers.scheduler import BACKFILL_CHUNK, span_jobs
+from pipeline.workers.span import span_events
 from pipeline.workload import Workload
 
 # A replay is run by a person, who waits for it: a few quick retries of a transient failure, then it counts
@@ -91,14 +95,6 @@ class _Usage(Exception):
     """A replay that cannot start: one line, exit 2."""
 
 
-def _chunks(start: datetime, end: datetime) -> Iterator[tuple[datetime, datetime]]:
-    """(start, end] cut into the scheduler's backfill chunks."""
-    while start < end:
-        stop = min(end, start + BACKFILL_CHUNK)
-        yield start, stop
-        start = stop
-
-
 class Progress:
     """A one-line bar on a terminal; nothing otherwise (the summary line says it all)."""
 
@@ -123,10 +119,12 @@ class Progress:
             self.out.write("\n")
 
 
-def _bodies(workload: Workload, stream: Stream, start: datetime, end: datetime) -> list[bytes]:
-    intents = [intent for intent, _life in span_jobs(workload, stream.seed, start, end)]
-    emitted_at = utc_now()
-    return [build_payload(enrich_offline(intent), stream.seed, emitted_at) for intent in intents]
+def _payload(stream: Stream, row: bytes, emitted_at: datetime) -> bytes:
+    """A span's row as it is delivered: lifecycle and usage bodies as the scheduler made them, a request
+    enriched offline."""
+    if is_lifecycle(row):
+        return row
+    return build_payload(enrich_offline(Intent.model_validate_json(row)), stream.seed, emitted_at)
 
 
 async def _send_all(sender: HttpSender, bodies: list[tuple[str, bytes]], concurrency: int, tally: Tally) -> None:
@@ -164,8 +162,10 @@ async def _replay(args: argparse.Namespace, cfg: Settings, workload: Workload, s
         concurrency=cfg.delivery_concurrency)
     out = args.to_file.open("w", encoding="utf-8") if args.to_file else None
     try:
-        for start, stop in _chunks(args.start, args.end):
-            bodies = _bodies(workload, stream, start, stop)
+        emitted_at = utc_now()
+        types = cfg.webhook_event_types
+        for stop, chunk in span_events(workload, stream, args.start, args.end, emitted_at, types=types):
+            bodies = [_payload(stream, row, emitted_at) for _key, row in chunk]
             if out is not None:
                 out.writelines(body.decode() + "\n" for body in bodies)
                 tally.sent += len(bodies)

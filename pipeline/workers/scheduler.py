@@ -19,19 +19,17 @@ from pipeline import backpressure
 from pipeline.backpressure import Limits, Reading
 from pipeline.clock import Checkpoint, advance, load_checkpoint, rfc3339, save_checkpoint, utc_now
 from pipeline.errors import QueueWriteError
-from pipeline.events import EVENT_MODELS, event_type, lifecycle_events, order_key, stamp
+from pipeline.events import EVENT_MODELS, event_type, stamp
 from pipeline.focus.live import LiveBill
 from pipeline.models import Intent, JobLife
 from pipeline.queues import Store
 from pipeline.stream import Stream
 from pipeline.workers.runner import Lifecycle
-from pipeline.workload import WINDOW_SECONDS, Workload, window_of
+from pipeline.workers.span import BACKFILL_CHUNK, job_events, span_jobs
+from pipeline.workload import Workload, window_of
 
 log = structlog.get_logger()
 
-# A backfill commits per chunk of simulated time: large enough that the fsync per commit is amortised,
-# small enough that a kill loses little work and memory stays flat.
-BACKFILL_CHUNK = timedelta(seconds=WINDOW_SECONDS * 6)
 # A live tick that passes no job need not commit: its checkpoint would only move the clock, and the next
 # commit moves it as well. At SCALE_FACTOR=1 (a job about once a minute) this saves an fsync a second and
 # wakes no consumer. The clock is still saved at least this often (real seconds), and when the worker stops.
@@ -44,27 +42,6 @@ RECOUNT_EVERY = 10.0
 RECOUNT_NEAR = 0.9
 PAUSE_POLL = 5.0
 NO_LIMITS = Limits(max_backlog=2**62, min_free_disk=0)
-
-
-def span_jobs(workload: Workload, seed: int, start: datetime, end: datetime, *,
-              windows: dict[int, list[tuple[Intent, JobLife]]] | None = None,
-              on_new_window: Callable[[int, list[tuple[Intent, JobLife]]], None] | None = None,
-              ) -> list[tuple[Intent, JobLife]]:
-    """Every job (request and life) with start < occurred_at <= end: what the scheduler generates for that span
-    of simulated time, whatever the ticks. `windows` caches generated windows between calls;
-    `on_new_window` sees each window once as it is generated (the scheduler's live bill).
-
-    The one place that turns simulated time into the stream's jobs: bin/replay regenerates a span through it.
-    """
-    windows = {} if windows is None else windows
-    found: list[tuple[Intent, JobLife]] = []
-    for window in range(window_of(start), window_of(end) + 1):
-        if window not in windows:
-            windows[window] = workload.window_jobs(seed, window)
-            if on_new_window is not None:
-                on_new_window(window, windows[window])
-        found += [job for job in windows[window] if start < job[0].occurred_at <= end]
-    return found
 
 
 def _restamped(body: bytes, emitted_at: datetime) -> bytes:
@@ -169,14 +146,12 @@ class Scheduler:
         now: list[tuple[str, bytes]] = []  # (stream order, body) written in this commit
         later: list[tuple[str, str, bytes]] = []  # (stream order, time, body) deferred to their time
         for intent, life in jobs:
-            now.append((order_key(intent.occurred_at, "job.requested", intent.id), intent.model_dump_json().encode()))
-            billed = self._bill.billed_cost(intent.id)
-            for event in lifecycle_events(intent, life, self.stream.seed, emitted_at, billed):
-                body = event.body.model_dump_json().encode()
-                if event.at <= until:
-                    now.append((event.key, body))
+            for key, at, body in job_events(intent, life, self.stream.seed, emitted_at,
+                                            self._bill.billed_cost(intent.id)):
+                if at <= until:
+                    now.append((key, body))
                 else:
-                    later.append((event.key, event.at, body))
+                    later.append((key, at, body))
         now += self._bill.due(end, emitted_at)
         with self.store.transaction() as tx:
             now += [(key, _restamped(body, emitted_at)) for key, body in tx.pop_due(until)]
