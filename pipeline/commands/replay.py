@@ -50,7 +50,8 @@ class Tally:
 
 def _parse() -> argparse.Namespace:
     p = _cli.parser("replay", "Regenerate the payloads of a span of simulated time from the stream's seed and "
-                    "profile, and send them again with the same webhook-id (or write them to a file). "
+                    "profile (requests, job starts and finishes, hourly bills, of the WEBHOOK_EVENT_TYPES), and "
+                    "send them again with the same webhook-id (or write them to a file). "
                     "The state folder is only read.", examples=[
                         "bin/replay --from 2026-03-02T00:00:00Z --to 2026-03-04T00:00:00Z",
                         "bin/replay --from 2026-03-02T00:00:00Z --to 2026-03-02T06:00:00Z --to-file six-hours.jsonl",
