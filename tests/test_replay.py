@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pipeline.events import stamp
+from pipeline.focus.bill import lookback_hours
+from pipeline.models import EVENT_TYPES
 from pipeline.receiver import free_port
-from tests.conftest import Receiver, intents_in, run
-
-pytestmark = pytest.mark.process  # every test here starts real processes
+from pipeline.stream import Stream
+from pipeline.workers.span import span_events
+from pipeline.workload import Workload
+from tests.conftest import ROOT, Receiver, intents_in, run
 
 SPAN = ("--from", "2026-03-03T00:00:00Z", "--to", "2026-03-05T00:00:00Z")
 
@@ -52,6 +56,7 @@ def _same_bodies(expected: list[dict[str, Any]], got: list[dict[str, Any]]) -> N
             assert _without_emitted_at(body) == _without_emitted_at(stored[body["id"]]), body["id"]
 
 
+@pytest.mark.process
 def test_replay_of_two_days_delivers_exactly_the_ids_of_a_clean_backfill(
         env: dict[str, str], receiver: Receiver) -> None:
     """The running stream (3 days backfilled from SIM_START 2026-03-02) is replayed for days 2-3: the receiver
@@ -78,6 +83,7 @@ def test_replay_of_two_days_delivers_exactly_the_ids_of_a_clean_backfill(
     _same_bodies(expected, bodies)
 
 
+@pytest.mark.process
 def test_replay_to_file_writes_the_span_in_stream_order(tmp_path: Path, env: dict[str, str]) -> None:
     """--to-file writes one payload a line, in the stream's order, with the stream's ids and bodies; only the
     types WEBHOOK_EVENT_TYPES selects."""
@@ -98,6 +104,7 @@ def test_replay_to_file_writes_the_span_in_stream_order(tmp_path: Path, env: dic
     assert finished == [row["id"] for row in expected if row.get("type") == "job.finished"] and finished
 
 
+@pytest.mark.process
 def test_replay_needs_a_stream_or_a_seed_and_an_ordered_span(tmp_path: Path, env: dict[str, str]) -> None:
     """Without a stream in the state folder and without SEED it stops with one line and exit 2; a reversed
     span is a usage error too."""
@@ -110,6 +117,7 @@ def test_replay_needs_a_stream_or_a_seed_and_an_ordered_span(tmp_path: Path, env
     assert done.returncode == 2 and "later than --from" in done.stderr
 
 
+@pytest.mark.process
 def test_replay_to_an_endpoint_that_answers_nothing_stops_with_one_line(env: dict[str, str]) -> None:
     """Connection refused through every quick retry: the replay stops (not one payload at a time for hours),
     says so in one line and exits 1."""
@@ -118,3 +126,25 @@ def test_replay_to_an_endpoint_that_answers_nothing_stops_with_one_line(env: dic
     done = run("replay", "--from", "2026-03-02T00:00:00Z", "--to", "2026-03-03T00:00:00Z", env=env, timeout=300)
     assert done.returncode == 1, done.stderr
     assert "answered nothing" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_span_long_after_sim_start_is_the_stream_from_sim_start_cut_to_it() -> None:
+    """A span starting more than the bill's lookback after SIM_START (so replay starts its bill and jobs at the
+    lookback, not at SIM_START) gives exactly the events, bodies and order of the stream generated from
+    SIM_START, cut to the span: the lookback misses no start, finish or billed cost, and the bill is the same."""
+    workload = Workload.load(ROOT / "data/profiles/startup.toml")
+    start = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)
+    stream = Stream(7, start, "data/profiles/startup.toml", None)
+    t1 = start + timedelta(hours=lookback_hours(workload) + 30)
+    t2 = t1 + timedelta(days=2)
+    emitted_at = datetime(2026, 11, 30, tzinfo=UTC)
+
+    def events(first: datetime) -> list[tuple[str, bytes]]:
+        return [e for _end, chunk in span_events(workload, stream, first, t2, emitted_at, types=EVENT_TYPES)
+                for e in chunk]
+
+    replayed = events(t1)
+    whole = [e for e in events(start) if e[0].split("|")[0] > stamp(t1)]
+    assert replayed == whole
+    kinds = Counter(key.split("|")[1] for key, _ in replayed)
+    assert kinds["3"] == 48 and all(kinds[rank] for rank in "012"), kinds
