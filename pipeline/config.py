@@ -299,12 +299,12 @@ def load_settings(**overrides: Any) -> Settings:
     """Build the settings (flags given as keyword overrides; None means "not given")."""
     given = {key: value for key, value in overrides.items() if value is not None}
     env_file = os.environ.get(ENV_FILE_VARIABLE)
-    if env_file is not None:  # empty: no .env at all (the tests and the bench seal themselves off)
+    if env_file is not None and "_env_file" not in given:  # empty: no .env (tests and bench seal themselves)
         given["_env_file"] = Path(env_file) if env_file else None
     try:
         return Settings(**given)
     except UnicodeDecodeError as exc:  # the .env file (the environment itself is decoded by Python)
-        raise ConfigError(".env", str(ROOT / ".env"),
+        raise ConfigError(".env", str(given.get("_env_file") or ROOT / ".env"),
                           f"UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start} is not)") from None
     except ValidationError as exc:
         error = exc.errors()[0]
