@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pipeline.workers",),
     ("pipeline.focus",),  # the bill is made from the workload model's jobs and lives
     ("pipeline.delivery", "pipeline.enrich", "pipeline.workload", "pipeline.clock", "pipeline.stream",
-     "pipeline.locks", "pipeline.logs", "pipeline.backoff", "pipeline.life",
+     "pipeline.locks", "pipeline.logs", "pipeline.backoff", "pipeline.life", "pipeline.backpressure",
      "pipeline.sinks"),  # the file and NATS sinks stand behind delivery's Sender protocol
     ("pipeline.queues",),
     ("pipeline.models", "pipeline.events", "pipeline.errors", "pipeline.config", "pipeline.destinations",
