@@ -78,7 +78,8 @@ def main() -> int:
     p.add_argument("--store", type=Path, metavar="FILE.jsonl", help="append each delivery to this file")
     p.add_argument("--secret", help="whsec_… secret: verify signatures, answer 401 to a bad, missing or stale one "
                                     "(visible in `ps`: prefer --secret-file)")
-    p.add_argument("--secret-file", type=Path, metavar="FILE", help="read the secret from FILE instead")
+    p.add_argument("--secret-file", type=Path, metavar="FILE",
+                   help="read the secret from FILE instead, out of sight of `ps` (default: none)")
     p.add_argument("--quiet", action="store_true", help="no readable line per payload")
     p.add_argument("--echo", action="store_true", help="a readable line per payload even when not on a terminal")
     faults = p.add_argument_group("fault injection")
