@@ -132,7 +132,7 @@ def _baseline_child(fmt: str, rows: int, out: Path) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(prog="bench export", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="bench export", description=__doc__.splitlines()[0], allow_abbrev=False)
     p.add_argument("--days", type=int, default=90, help="simulated days to export (default 90)")
     p.add_argument("--formats", default="parquet,csv")
     p.add_argument("--runs", type=int, default=1, help="runs per measurement; medians are shown (default 1)")

@@ -26,7 +26,11 @@ from pipeline.commands import _cli
 def main() -> int:
     """Entry point."""
     p = argparse.ArgumentParser(prog="bench", description=(
-        "Run the benchmark (baselines, end to end, backfill, footprint, latency) and write its table."))
+        "Run the benchmark (baselines, end to end, backfill, footprint, latency) and write its table."),
+        allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+            "examples:\n  bin/bench --quick                 # a smoke run, table on standard output\n"
+            "  bin/bench --runs 3                # the full table into docs/PERFORMANCE.md\n"
+            "  bin/bench export --days 90        # bin/export's rows/s beside pyarrow alone"))
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--quick", action="store_true", help="one small run of everything (a smoke check, ~1 min)")
     p.add_argument("-n", type=int, help="intents per end-to-end run (default 20000)")

@@ -32,7 +32,10 @@ def main() -> int:
     """Entry point: exit 0 when nothing was lost, 1 otherwise."""
     p = argparse.ArgumentParser(prog="soak", description="Run the pipeline under random kills, reboots and "
                                 "outages, then prove nothing was lost. Ctrl-C ends the chaos early and still "
-                                "drains and verifies.")
+                                "drains and verifies.", allow_abbrev=False,
+                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                                    "examples:\n  bin/soak --duration 8h              # a night on the Pi\n"
+                                    "  bin/soak --duration 10m --outage 30s"))
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     p.add_argument("--state-dir", type=Path, help="an empty or new folder for this run's queues, receipts and "
                    "logs (default: a new temporary folder, kept afterwards)")
