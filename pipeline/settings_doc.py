@@ -70,6 +70,9 @@ MEANINGS: dict[str, tuple[str, str]] = {
     "delivery_retry_after_max": ("", "Cap on an endpoint's Retry-After."),
     "webhook_event_types": ("event types, comma-separated", "Which event types the deliverer sends (or all); "
                             "the others are acknowledged unsent."),
+    "destinations": ("TOML file", "Where the deliverer sends instead of WEBHOOK_URL, WEBHOOK_SECRET and "
+                     "WEBHOOK_EVENT_TYPES: one webhook endpoint, JSON Lines files or NATS JetStream "
+                     "(docs/destinations.md); checked at start (exit 78). Unset: those three settings."),
     "dashboard_token": ("secret", "Token bin/dashboard asks for (open the page as /?token=...); it refuses to "
                         "listen on an address other than loopback without one. Never logged."),
 }
