@@ -257,6 +257,7 @@ def test_installer_installs_renders_and_enables(legacy: bool, tmp_path: Path, en
     assert calls.read_text().splitlines() == [*retire, "daemon-reload", f"enable {TARGET}", *wait_sync]
 
 
+@pytest.mark.process
 def test_units_carry_the_hardening_systemd_analyze_security_lists(rendered: dict[str, str], tmp_path: Path) -> None:
     """System-call filter, proc protection and private users are set, and `systemd-analyze security` marks
     them as met (offline, on the rendered files, where this systemd can do that)."""
