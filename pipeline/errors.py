@@ -30,8 +30,10 @@ class ConfigError(PipelineError):
     exit_code = EX_CONFIG
 
     def __init__(self, variable: str, value: object, expected: str) -> None:
-        self.variable, self.value, self.expected = variable, value, expected
-        super().__init__(f"{variable}={value!r}: expected {expected}")
+        from pipeline.secrets import mask_url  # what is expected may quote the value: mask a URL's password
+
+        self.variable, self.value, self.expected = variable, value, mask_url(expected)
+        super().__init__(f"{variable}={value!r}: expected {self.expected}")
 
 
 class StateError(PipelineError):
